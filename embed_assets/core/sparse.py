@@ -1,0 +1,174 @@
+"""The sparse stage: SPLADE vectors, CPU-first, with a fallback chain
+GPU → CPU → metadata-derived lexical vectors.
+
+``SparseVectorGenerator.generate(chunks)`` returns one vector per chunk, in input
+order, and says for every chunk which source produced it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from .batching import BatcherFactory, BatchEvent, fixed_batcher_factory, run_on_devices
+from .lexical import LexicalWeighter
+from .models import ModelIdentity
+from .records import ChunkRecord, SparseSource, SparseVector
+
+
+class SparseInferenceResult(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    vectors: list[SparseVector]
+    sources: list[SparseSource]
+    sparse_model: str
+    model_identity: ModelIdentity | None = None
+    fallback_used: bool
+    fallback_reason: str | None = Field(default=None, description="Why a fallback ran; never contains chunk text.")
+    latency_ms: float
+    devices: list[str]
+    batch_sizes: list[int] = Field(default_factory=list)
+    oom_retries: int = 0
+    soft_limit_exceedances: int = 0
+    peak_memory_bytes: int = 0
+    events: list[BatchEvent] = Field(default_factory=list)
+
+    @property
+    def source_counts(self) -> dict[str, int]:
+        counts = Counter(self.sources)
+        return {s: counts.get(s, 0) for s in ("model-gpu", "model-cpu", "metadata")}
+
+
+def rows_to_sparse(batch: Any) -> list[SparseVector]:
+    """A (B, V) torch tensor (dense or sparse COO) to sorted per-row sparse vectors."""
+    import torch
+
+    if batch.is_sparse:
+        batch = batch.coalesce()
+        idx = batch.indices().cpu().numpy()
+        val = batch.values().float().cpu().numpy()
+        rows, cols = idx[0], idx[1]
+    else:
+        dense = batch.float().cpu()
+        rows_t, cols_t = torch.nonzero(dense, as_tuple=True)
+        rows, cols = rows_t.numpy(), cols_t.numpy()
+        val = dense[rows_t, cols_t].numpy()
+    order = np.lexsort((cols, rows))
+    rows, cols, val = rows[order], cols[order], val[order]
+    bounds = np.searchsorted(rows, np.arange(batch.shape[0] + 1))
+    return [
+        SparseVector(indices=cols[bounds[r]:bounds[r + 1]].astype(np.int64).tolist(),
+                     values=val[bounds[r]:bounds[r + 1]].astype(np.float32).tolist())
+        for r in range(batch.shape[0])
+    ]
+
+
+class SparseVectorGenerator:
+    """Generate SPLADE vectors for chunks.
+
+    ``model_for(device)`` returns the SPLADE ``SparseEncoder`` placed on a device, or
+    raises when the model is unavailable; ``devices`` is the chain to try (a leased
+    GPU first when there is one, then ``"cpu"``). Chunks the chain cannot encode get
+    metadata-derived vectors from ``lexical``.
+    """
+
+    def __init__(
+        self,
+        *,
+        sparse_model: str,
+        model_for: Callable[[str], Any] | None,
+        lexical: LexicalWeighter,
+        devices: Sequence[str] = ("cpu",),
+        batch_size: int = 32,
+        identity: ModelIdentity | None = None,
+        unavailable_reason: str | None = None,
+        make_batcher: BatcherFactory | None = None,
+        before_batch: Callable[[str, int, int], None] | None = None,
+        on_event: Callable[[BatchEvent], None] | None = None,
+    ) -> None:
+        self.sparse_model = sparse_model
+        self.model_for = model_for
+        self.lexical = lexical
+        self.devices = list(devices)
+        self.batch_size = batch_size
+        self.identity = identity
+        self.unavailable_reason = unavailable_reason
+        self.make_batcher = make_batcher or fixed_batcher_factory(batch_size)
+        self.before_batch = before_batch
+        self.on_event = on_event
+
+    def generate(self, chunks: Sequence[ChunkRecord]) -> SparseInferenceResult:
+        started = time.perf_counter()
+        n = len(chunks)
+        events: list[BatchEvent] = []
+
+        def emit(event: BatchEvent) -> None:
+            events.append(event)
+            if self.on_event:
+                self.on_event(event)
+
+        vectors: list[SparseVector | None] = [None] * n
+        sources: list[SparseSource | None] = [None] * n
+        order = np.argsort(-np.asarray([c.token_count for c in chunks], dtype=np.int64), kind="stable")
+        texts = [chunks[i].text for i in order]
+        lengths = [chunks[i].token_count for i in order]
+        reason = self.unavailable_reason
+        done = 0
+        batchers: list[Any] = []
+        devices_used: set[str] = set()
+        if self.model_for is not None and n:
+            def encode(device: str, a: int, b: int) -> list[SparseVector]:
+                if self.before_batch:
+                    self.before_batch(device, b - a, sum(lengths[a:b]))
+                model = self.model_for(device)
+                out = model.encode(texts[a:b], batch_size=b - a, convert_to_tensor=True,
+                                   convert_to_sparse_tensor=True, show_progress_bar=False)
+                return rows_to_sparse(out)
+
+            try:
+                segments, done, batchers = run_on_devices(
+                    n, self.devices, lambda d: self.make_batcher("sparse", d, emit), encode, on_event=emit)
+            except Exception as exc:  # noqa: BLE001 - a model failure falls back, it does not stop the stage
+                segments, done = [], 0
+                reason = f"sparse model failed: {type(exc).__name__}"
+            for seg in segments:
+                src: SparseSource = "model-cpu" if seg.device == "cpu" else "model-gpu"
+                devices_used.add(seg.device)
+                for offset, vec in enumerate(seg.output):
+                    i = int(order[seg.start + offset])
+                    vectors[i] = vec
+                    sources[i] = src
+            if done < n and reason is None:
+                reason = "every device ran out of memory at the minimum batch size"
+        elif n and reason is None:
+            reason = "no sparse model configured"
+
+        missing = [i for i in range(n) if vectors[i] is None]
+        if missing:
+            stats = self.lexical.fit(chunks)
+            fallback = self.lexical.vectors([chunks[i] for i in missing], stats)
+            for i, vec in zip(missing, fallback):
+                vectors[i] = vec
+                sources[i] = "metadata"
+            emit(BatchEvent(stage="sparse", device="cpu", kind="metadata_fallback", old_batch_size=0,
+                            new_batch_size=0, position=done, detail=f"{len(missing)} chunks: {reason}"))
+        return SparseInferenceResult(
+            vectors=[v for v in vectors if v is not None],
+            sources=[s for s in sources if s is not None],
+            sparse_model=self.sparse_model,
+            model_identity=self.identity,
+            fallback_used=bool(missing),
+            fallback_reason=reason if missing else None,
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+            devices=sorted(devices_used | ({"cpu"} if missing else set())),
+            batch_sizes=[b for bt in batchers for b in bt.stats.batch_sizes],
+            oom_retries=sum(bt.stats.oom_retries for bt in batchers),
+            soft_limit_exceedances=sum(bt.stats.soft_limit_exceedances for bt in batchers),
+            peak_memory_bytes=max((bt.stats.peak_memory_bytes for bt in batchers), default=0),
+            events=events,
+        )

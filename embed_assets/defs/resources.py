@@ -1,0 +1,40 @@
+"""Resources that are plain settings: where data lives and the regression-gate thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from embed_assets.core import settings
+
+
+class PathsResource(dg.ConfigurableResource):
+    data_root: str = Field(description="Folder with collections/ (and, by default, exports/ and storage/).")
+    export_root: str | None = Field(default=None, description="Where exports land; default <data_root>/exports.")
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_root)
+
+    @property
+    def collections(self) -> Path:
+        return settings.collections_dir(self.root)
+
+    @property
+    def exports(self) -> Path:
+        return Path(self.export_root) if self.export_root else settings.export_root(self.root)
+
+    def collection_folder(self, collection: str) -> Path:
+        return self.collections / collection
+
+
+class QualityGatesResource(dg.ConfigurableResource):
+    """Thresholds of the blocking asset checks."""
+
+    min_sparse_coverage: float = Field(default=0.95, ge=0, le=1,
+                                       description="Least share of chunks with a non-empty sparse vector.")
+    max_fallback_ratio: float = Field(default=0.5, ge=0, le=1,
+                                      description="Most share of chunks whose sparse vector came from a fallback.")
+    norm_tolerance: float = Field(default=1e-3, gt=0, description="Allowed |‖v‖ - 1| of dense vectors.")

@@ -1,0 +1,145 @@
+"""``ModelManagerResource``: loads each model once per process, keeps sparse models
+on the CPU, and moves a model to a GPU only for the span of a lease."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from embed_assets.core.dense import Aggregation, DenseModelSpec, LoadedDenseModel
+from embed_assets.core.models import (
+    DEFAULT_DENSE_MODEL,
+    DEFAULT_SPARSE_MODEL,
+    ModelIdentity,
+    ModelUnavailable,
+    ResolvedModel,
+    load_dense_model,
+    load_sparse_model,
+    load_tokenizer,
+    max_content_tokens,
+    model_dimension,
+    resolve_model,
+    weights_fingerprint,
+)
+
+log = logging.getLogger(__name__)
+
+# Per-process caches: Dagster builds a resource per step, the models outlive it.
+_MODELS: dict[tuple[str, str], Any] = {}
+_TOKENIZERS: dict[str, Any] = {}
+_LOCK = threading.RLock()
+
+
+def _quiet_transformers() -> None:
+    with contextlib.suppress(Exception):
+        from transformers.utils import logging as tlog
+
+        tlog.set_verbosity_error()
+        tlog.disable_progress_bar()
+
+
+class DenseModelConfig(dg.Config):
+    ref: str = Field(default=DEFAULT_DENSE_MODEL, description="Packaged alias, local folder or hub id.")
+    weight: float = Field(default=1.0, gt=0)
+
+
+class ModelManagerResource(dg.ConfigurableResource):
+    dense_models: list[DenseModelConfig] = Field(
+        default_factory=lambda: [DenseModelConfig()], description="The dense ensemble, in order.")
+    aggregation: str = Field(default="weighted_concat", description="'weighted_concat' or 'weighted_mean'.")
+    sparse_model: str = Field(default=DEFAULT_SPARSE_MODEL)
+    sparse_on_gpu: bool = Field(default=False, description="Let the sparse stage hydrate to a leased GPU.")
+    dense_batch_size: int = Field(default=32, ge=1)
+    sparse_batch_size: int = Field(default=32, ge=1)
+
+    # -- identities --------------------------------------------------------------
+    def dense_specs(self) -> list[DenseModelSpec]:
+        specs = [DenseModelSpec(ref=m.ref, weight=m.weight) for m in self.dense_models]
+        if not specs:
+            raise ValueError("the dense ensemble needs at least one model")
+        keys = [s.column_key for s in specs]
+        if len(set(keys)) != len(keys):
+            specs = [DenseModelSpec(ref=s.ref, weight=s.weight, key=f"{s.column_key}_{i}") for i, s in enumerate(specs)]
+        return specs
+
+    @property
+    def aggregation_method(self) -> Aggregation:
+        if self.aggregation not in ("weighted_concat", "weighted_mean"):
+            raise ValueError(f"unknown aggregation {self.aggregation!r}")
+        return self.aggregation  # type: ignore[return-value]
+
+    def _load(self, kind: str, resolved: ResolvedModel) -> Any:
+        key = (kind, resolved.location)
+        with _LOCK:
+            if key not in _MODELS:
+                _quiet_transformers()
+                loader = load_dense_model if kind == "dense" else load_sparse_model
+                log.info("loading %s model %s", kind, resolved.ref)
+                _MODELS[key] = loader(resolved, "cpu")
+            return _MODELS[key]
+
+    def identity(self, resolved: ResolvedModel, model: Any) -> ModelIdentity:
+        return ModelIdentity(name=resolved.ref, source=resolved.source, revision=resolved.revision,
+                             weights_sha256=weights_fingerprint(resolved.location),
+                             dim=model_dimension(model), max_seq_length=int(model.max_seq_length))
+
+    def load_dense(self) -> list[LoadedDenseModel]:
+        loaded = []
+        for spec in self.dense_specs():
+            resolved = resolve_model(spec.ref)
+            model = self._load("dense", resolved)
+            loaded.append(LoadedDenseModel(spec=spec, identity=self.identity(resolved, model),
+                                           model_for=lambda device, _m=model: _place(_m, device)))
+        return loaded
+
+    def load_sparse(self) -> tuple[Any, ModelIdentity]:
+        """The sparse model on the CPU; raises ModelUnavailable when it cannot be loaded."""
+        resolved = resolve_model(self.sparse_model)
+        model = self._load("sparse", resolved)
+        return model, self.identity(resolved, model)
+
+    def tokenizer(self, ref: str) -> Any:
+        resolved = resolve_model(ref)
+        with _LOCK:
+            if resolved.location not in _TOKENIZERS:
+                _quiet_transformers()
+                _TOKENIZERS[resolved.location] = load_tokenizer(resolved)
+            return _TOKENIZERS[resolved.location]
+
+    def dense_token_limits(self) -> list[tuple[str, Any, int]]:
+        """(ref, tokenizer, content-token limit) for every dense model, primary first."""
+        out = []
+        for spec in self.dense_specs():
+            resolved = resolve_model(spec.ref)
+            model = self._load("dense", resolved)
+            out.append((spec.ref, model.tokenizer, max_content_tokens(model)))
+        return out
+
+    def sparse_token_limit(self) -> tuple[str, Any, int] | None:
+        try:
+            model, _ = self.load_sparse()
+        except ModelUnavailable:
+            return None
+        return self.sparse_model, model.tokenizer, max_content_tokens(model)
+
+    @contextlib.contextmanager
+    def hydrated(self, model: Any, device: str) -> Iterator[Any]:
+        """``model`` on ``device`` for the block; back on the CPU afterwards."""
+        try:
+            yield _place(model, device)
+        finally:
+            if device != "cpu":
+                _place(model, "cpu")
+
+
+def _place(model: Any, device: str) -> Any:
+    current = str(getattr(model, "device", "cpu"))
+    if current != device and not (device == "cpu" and current.startswith("cpu")):
+        model.to(device)
+    return model
