@@ -1,15 +1,18 @@
 """``GpuLeaseResource``: grants a device to a stage under a host-wide VRAM ceiling.
 
-A lease is a context manager. It grants a CUDA device when one exists and the
-reservation fits under the hard cap across every process on the host (the ledger),
-and the CPU otherwise, saying why. The lease carries the soft limit, a memory probe
-and a cache-clearing hook for the adaptive batcher.
+A lease is a context manager. It grants a GPU when one exists (CUDA, or the simulated
+device selected by ``EMBED_ASSETS_SIMULATED_GPU``) and the stage's reservation fits
+under the hard cap across every process on the host (a file-locked ledger), and the
+CPU otherwise, saying why. The lease carries the soft limit, a memory probe and a
+cache-clearing hook for the adaptive batcher, and releases its reservation on exit,
+also on exceptions.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +23,15 @@ from pydantic import Field
 from embed_assets.core.batching import MIN_BATCH, AdaptiveBatcher, BatcherFactory, BatchEvent
 from embed_assets.core.leases import LeaseLedger
 from embed_assets.core.settings import dagster_home
+from embed_assets.core.simulated_gpu import DEVICE as SIMULATED_DEVICE
+from embed_assets.core.simulated_gpu import simulated_gpu_from_env
 
 GB = 1024**3
 log = logging.getLogger(__name__)
+
+
+def _nothing() -> None:
+    return None
 
 
 @dataclass
@@ -34,8 +43,10 @@ class Lease:
     soft_limit_bytes: int
     reason: str
     lease_id: str | None = None
-    memory_probe: Callable[[], int | None] = field(default=lambda: None)
-    clear_cache: Callable[[], None] = field(default=lambda: None)
+    memory_probe: Callable[[], int | None] = field(default=_nothing)
+    clear_cache: Callable[[], None] = field(default=_nothing)
+    before_batch: Callable[[str, int, int], None] | None = None
+    """Called with (device, batch size, tokens) before each batch; the simulated device uses it."""
 
     @property
     def is_gpu(self) -> bool:
@@ -44,6 +55,11 @@ class Lease:
     def devices(self) -> list[str]:
         """The device chain a stage walks: the leased GPU first, then the CPU."""
         return [self.device, "cpu"] if self.is_gpu else ["cpu"]
+
+    @staticmethod
+    def torch_device(device: str) -> str:
+        """Where tensors go for ``device``: the simulated GPU computes on the CPU."""
+        return "cpu" if device == SIMULATED_DEVICE else device
 
     def batcher_factory(self, batch_size: int, min_batch: int = MIN_BATCH) -> BatcherFactory:
         def make(stage: str, device: str, on_event: Callable[[BatchEvent], None]) -> AdaptiveBatcher:
@@ -73,7 +89,8 @@ class GpuLeaseResource(dg.ConfigurableResource):
 
     hard_cap_gb: float = Field(default=12.0, gt=0, description="Hard cap on reserved VRAM across all stages.")
     soft_limit_gb: float = Field(default=10.0, gt=0, description="Above this measured usage batches are halved.")
-    device: str = Field(default="auto", description="'auto' (CUDA when present), 'cpu' or 'cuda'.")
+    device: str = Field(default="auto", description="'auto' (a GPU when present), 'cpu' or 'cuda'.")
+    simulated: str | None = Field(default=None, description="Simulated GPU spec; default $EMBED_ASSETS_SIMULATED_GPU.")
     ledger_dir: str | None = Field(default=None, description="Folder of the host-wide lease ledger.")
     wait_timeout_s: float = Field(default=30.0, ge=0, description="How long to wait for room before using the CPU.")
 
@@ -85,42 +102,72 @@ class GpuLeaseResource(dg.ConfigurableResource):
     def soft_limit_bytes(self) -> int:
         return int(min(self.soft_limit_gb, self.hard_cap_gb) * GB)
 
+    @property
+    def device_kind(self) -> str:
+        """What a GPU lease would grant here: 'simulated', 'cuda' or 'cpu'."""
+        if self.device == "cpu":
+            return "cpu"
+        if simulated_gpu_from_env(self.hard_cap_bytes, self.simulated) is not None:
+            return "simulated"
+        return "cuda" if _cuda_available() else "cpu"
+
     def ledger(self) -> LeaseLedger:
         return LeaseLedger(Path(self.ledger_dir) if self.ledger_dir else dagster_home() / "gpu_leases")
 
-    def _cpu(self, stage: str, reason: str) -> Lease:
-        return Lease(stage=stage, device="cpu", reserved_bytes=0, hard_cap_bytes=self.hard_cap_bytes,
-                     soft_limit_bytes=self.soft_limit_bytes, reason=reason)
+    def _lease(self, stage: str, device: str, reserved: int, reason: str, **hooks: object) -> Lease:
+        return Lease(stage=stage, device=device, reserved_bytes=reserved, hard_cap_bytes=self.hard_cap_bytes,
+                     soft_limit_bytes=self.soft_limit_bytes, reason=reason, **hooks)  # type: ignore[arg-type]
 
     @contextlib.contextmanager
     def lease(self, stage: str, estimated_bytes: int, *, want_gpu: bool = True) -> Iterator[Lease]:
         """Grant a device for ``stage``; released on exit, also on exceptions."""
-        if not want_gpu or self.device == "cpu":
-            yield self._cpu(stage, "cpu requested")
+        kind = self.device_kind if want_gpu else "cpu"
+        if kind == "cpu":
+            yield self._lease(stage, "cpu", 0, "cpu requested" if not want_gpu or self.device == "cpu"
+                              else "no GPU on this host")
             return
-        if not _cuda_available():
-            yield self._cpu(stage, "no CUDA device")
-            return
-        import torch
-
+        device = SIMULATED_DEVICE if kind == "simulated" else "cuda:0"
+        reserved = min(int(estimated_bytes), self.hard_cap_bytes)
         ledger = self.ledger()
-        entry = ledger.acquire(stage, "cuda:0", int(estimated_bytes), self.hard_cap_bytes, self.wait_timeout_s)
+        entry = ledger.acquire(stage, device, reserved, self.hard_cap_bytes, self.wait_timeout_s)
         if entry is None:
-            yield self._cpu(stage, "VRAM budget exhausted on this host")
+            held = sum(e.reserved_bytes for e in ledger.held(device))
+            log.warning("%s: no VRAM room (%.2f GB held of %.2f GB); using the CPU", stage, held / GB,
+                        self.hard_cap_bytes / GB)
+            yield self._lease(stage, "cpu", 0, f"VRAM budget exhausted ({held / GB:.2f} GB held on this host)")
             return
-        total = torch.cuda.get_device_properties(0).total_memory
-        torch.cuda.set_per_process_memory_fraction(min(1.0, self.hard_cap_bytes / total), 0)
-
-        def probe() -> int:
-            return int(torch.cuda.memory_reserved(0))
-
-        def clear() -> None:
-            torch.cuda.empty_cache()
-
         try:
-            yield Lease(stage=stage, device="cuda:0", reserved_bytes=int(estimated_bytes),
-                        hard_cap_bytes=self.hard_cap_bytes, soft_limit_bytes=self.soft_limit_bytes,
-                        reason="granted", lease_id=entry.lease_id, memory_probe=probe, clear_cache=clear)
+            if kind == "simulated":
+                sim = simulated_gpu_from_env(self.hard_cap_bytes, self.simulated)
+                assert sim is not None
+                sim.reset_calls(stage)
+                yield self._lease(stage, device, reserved, "granted (simulated device)", lease_id=entry.lease_id,
+                                  memory_probe=sim.memory_used, clear_cache=sim.clear_cache,
+                                  before_batch=lambda d, b, t: sim.before_batch(stage, d, b, t))
+            else:
+                yield self._cuda_lease(stage, reserved, entry.lease_id)
         finally:
             ledger.release(entry.lease_id)
-            clear()
+
+    def _cuda_lease(self, stage: str, reserved: int, lease_id: str) -> Lease:
+        import torch
+
+        total = torch.cuda.get_device_properties(0).total_memory
+        # The hard cap is enforced by the allocator too, not only by the ledger.
+        torch.cuda.set_per_process_memory_fraction(min(1.0, self.hard_cap_bytes / total), 0)
+        torch.cuda.reset_peak_memory_stats(0)
+
+        def probe() -> int:
+            used = int(torch.cuda.memory_reserved(0))
+            with contextlib.suppress(Exception):  # NVML sees other processes too; degrade quietly without it
+                import pynvml
+
+                pynvml.nvmlInit()
+                handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+                for proc in pynvml.nvmlDeviceGetComputeRunningProcesses(handle):
+                    if proc.pid == os.getpid() and proc.usedGpuMemory:
+                        used = max(used, int(proc.usedGpuMemory))
+            return used
+
+        return self._lease(stage, "cuda:0", reserved, "granted", lease_id=lease_id, memory_probe=probe,
+                           clear_cache=torch.cuda.empty_cache)

@@ -28,6 +28,8 @@ from embed_assets.core.models import (
     weights_fingerprint,
 )
 
+from .gpu_lease import Lease
+
 log = logging.getLogger(__name__)
 
 # Per-process caches: Dagster builds a resource per step, the models outlive it.
@@ -95,7 +97,7 @@ class ModelManagerResource(dg.ConfigurableResource):
             resolved = resolve_model(spec.ref)
             model = self._load("dense", resolved)
             loaded.append(LoadedDenseModel(spec=spec, identity=self.identity(resolved, model),
-                                           model_for=lambda device, _m=model: _place(_m, device)))
+                                           model_for=lambda device, _m=model: place(_m, device)))
         return loaded
 
     def load_sparse(self) -> tuple[Any, ModelIdentity]:
@@ -129,17 +131,23 @@ class ModelManagerResource(dg.ConfigurableResource):
         return self.sparse_model, model.tokenizer, max_content_tokens(model)
 
     @contextlib.contextmanager
-    def hydrated(self, model: Any, device: str) -> Iterator[Any]:
-        """``model`` on ``device`` for the block; back on the CPU afterwards."""
+    def on_lease(self, models: list[Any], lease: Lease) -> Iterator[None]:
+        """For the span of ``lease`` the models may be placed on its GPU; afterwards they
+        are back on the CPU and the device cache is cleared, so a later stage has the budget."""
         try:
-            yield _place(model, device)
+            yield
         finally:
-            if device != "cpu":
-                _place(model, "cpu")
+            if lease.is_gpu:
+                for model in models:
+                    place(model, "cpu")
+                lease.clear_cache()
 
 
-def _place(model: Any, device: str) -> Any:
+def place(model: Any, device: str) -> Any:
+    """Move ``model`` to ``device`` when it is elsewhere (the simulated GPU computes on the CPU)."""
+    target = Lease.torch_device(device)
     current = str(getattr(model, "device", "cpu"))
-    if current != device and not (device == "cpu" and current.startswith("cpu")):
-        model.to(device)
+    if current != target and not (target == "cpu" and current.startswith("cpu")):
+        model.to(target)
     return model
+

@@ -80,6 +80,22 @@ class ModelEntry(BaseModel):
     weight: float = 1.0
 
 
+class BatchEventCounts(BaseModel):
+    """How often the adaptive batcher acted in a stage (each event is also logged)."""
+
+    halved_on_oom: int = 0
+    halved_on_soft_limit: int = 0
+    grown: int = 0
+    device_fallbacks: int = 0
+    metadata_fallbacks: int = 0
+
+    @classmethod
+    def of(cls, kinds: list[str]) -> BatchEventCounts:
+        return cls(halved_on_oom=kinds.count("halve_on_oom"), halved_on_soft_limit=kinds.count("halve_on_soft_limit"),
+                   grown=kinds.count("grow"), device_fallbacks=kinds.count("device_fallback"),
+                   metadata_fallbacks=kinds.count("metadata_fallback"))
+
+
 class DenseStage(BaseModel):
     count: int
     dim: int
@@ -89,6 +105,7 @@ class DenseStage(BaseModel):
     batch_size: int
     min_batch_size: int
     oom_retries: int = 0
+    batch_events: BatchEventCounts = Field(default_factory=lambda: BatchEventCounts())
     latency_ms: float
 
 
@@ -100,6 +117,7 @@ class SparseStage(BaseModel):
     batch_size: int
     min_batch_size: int
     oom_retries: int = 0
+    batch_events: BatchEventCounts = Field(default_factory=lambda: BatchEventCounts())
     fallback_used: bool
     fallback_reason: str | None = None
     source_counts: dict[str, int]

@@ -25,6 +25,7 @@ from embed_assets.core.manifest import (
     SAMPLE_SIZE,
     SAMPLE_TERMS,
     Activation,
+    BatchEventCounts,
     ChunksStage,
     DenseStage,
     DocumentSparseSample,
@@ -53,6 +54,7 @@ from embed_assets.core.sparse import SparseVectorGenerator, rows_to_sparse
 from embed_assets.core.storage import ExportPublisher
 from embed_assets.core.toggles import resolve_sparse
 from resources import GpuLeaseResource, ModelManagerResource
+from resources.model_manager import place
 
 from .config import SPARSE_CLI_TAG, ChunksConfig, FusionConfig, SparseConfig
 from .io_manager import LOAD_STAGE
@@ -166,10 +168,13 @@ def dense_embeddings(context: dg.AssetExecutionContext, chunks: pa.Table, gpu: G
     longest = max(lengths, default=0) + 2
     estimate = sum(_estimate_bytes(sum(p.numel() for p in m.model_for("cpu").parameters()), batch, longest,
                                    m.identity.dim) for m in models)
-    with gpu.lease("dense", estimate) as lease:
+    with gpu.lease("dense", estimate) as lease, \
+            model_manager.on_lease([m.model_for("cpu") for m in models], lease):
+        _progress(context, f"dense: lease on {lease.device} ({lease.reason})")
         encoding = encode_dense(models, texts, lengths, devices=lease.devices(), batch_size=batch,
                                 aggregation=model_manager.aggregation_method,
-                                make_batcher=lease.batcher_factory(batch), on_event=_event_logger(context))
+                                make_batcher=lease.batcher_factory(batch), before_batch=lease.before_batch,
+                                on_event=_event_logger(context))
     latency = (time.perf_counter() - started) * 1000.0
     columns: dict[str, Any] = {
         "chunk_id": chunks.column("chunk_id"),
@@ -184,7 +189,7 @@ def dense_embeddings(context: dg.AssetExecutionContext, chunks: pa.Table, gpu: G
         models=[_model_entry(r.key, r.identity, r.weight) for r in encoding.runs],
         devices=sorted({d for r in encoding.runs for d in r.devices}), batch_size=batch,
         min_batch_size=min(sizes, default=batch), oom_retries=sum(r.oom_retries for r in encoding.runs),
-        latency_ms=latency,
+        batch_events=BatchEventCounts.of([e.kind for e in encoding.events]), latency_ms=latency,
     )
     peak = max((r.peak_memory_bytes for r in encoding.runs), default=0)
     table = with_stage_metadata(pa.table(columns), {"stage": stage.model_dump(mode="json"), "peak_vram_bytes": peak,
@@ -256,14 +261,17 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
     n_params = sum(p.numel() for p in model.parameters()) if model is not None else 0
     vocab = int(getattr(tokenizer, "vocab_size", 30522))
     estimate = _estimate_bytes(n_params, batch, longest, 128) + 4 * batch * longest * vocab
-    with gpu.lease("sparse", estimate, want_gpu=model_manager.sparse_on_gpu and model is not None) as lease:
+    want_gpu = model_manager.sparse_on_gpu and model is not None
+    with gpu.lease("sparse", estimate, want_gpu=want_gpu) as lease, \
+            model_manager.on_lease([model] if model is not None else [], lease):
+        if want_gpu:
+            _progress(context, f"sparse: lease on {lease.device} ({lease.reason})")
         generator = SparseVectorGenerator(
-            sparse_model=model_manager.sparse_model, model_for=(lambda d: _placed(model, d)) if model else None,
+            sparse_model=model_manager.sparse_model, model_for=(lambda d: place(model, d)) if model else None,
             lexical=lexical, devices=lease.devices(), batch_size=batch, identity=identity,
-            unavailable_reason=reason, make_batcher=lease.batcher_factory(batch), on_event=_event_logger(context))
+            unavailable_reason=reason, make_batcher=lease.batcher_factory(batch), before_batch=lease.before_batch,
+            on_event=_event_logger(context))
         result = generator.generate(records)
-        if model is not None and lease.is_gpu:
-            model.to("cpu")
     probe = config.probe_query
     if model is not None:
         query_vec = rows_to_sparse(model.encode_query([probe], convert_to_tensor=True,
@@ -278,7 +286,7 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         count=len(records), sparse_model=model_manager.sparse_model,
         model=_model_entry("sparse", identity) if identity else None, devices=result.devices, batch_size=batch,
         min_batch_size=min(result.batch_sizes, default=batch), oom_retries=result.oom_retries,
-        fallback_used=result.fallback_used, fallback_reason=result.fallback_reason, source_counts=counts,
+        batch_events=BatchEventCounts.of([e.kind for e in result.events]), fallback_used=result.fallback_used, fallback_reason=result.fallback_reason, source_counts=counts,
         coverage=(sum(1 for n in nnz if n > 0) / len(nnz)) if nnz else 1.0,
         mean_nnz=float(np.mean(nnz)) if nnz else 0.0, latency_ms=latency,
     )
@@ -308,12 +316,6 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         "coverage": round(stage.coverage, 4), "mean_nnz": round(stage.mean_nnz, 1), "chunks_per_s": round(rate, 2),
         "latency_ms": round(latency, 1), "oom_retries": result.oom_retries,
     })
-
-
-def _placed(model: Any, device: str) -> Any:
-    if str(model.device) != device and not (device == "cpu" and str(model.device).startswith("cpu")):
-        model.to(device)
-    return model
 
 
 # ---------------------------------------------------------------------------- fused
