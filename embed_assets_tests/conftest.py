@@ -46,13 +46,14 @@ def materialize_collection(instance: dg.DagsterInstance, data_root: Path, collec
                            **resources: Any) -> dg.ExecuteInProcessResult:
     if not instance.has_dynamic_partition(COLLECTIONS, collection):
         instance.add_dynamic_partitions(COLLECTIONS, [collection])
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     return dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS],
         instance=instance,
         partition_key=collection,
         resources=build_resources(data_root=data_root, **resources),
         tags=tags,
-        run_config=run_config,
+        run_config={**quiet, **(run_config or {})},
         raise_on_error=False,
     )
 

@@ -13,7 +13,8 @@ Selected for any command by ``EMBED_ASSETS_SIMULATED_GPU``, e.g.
 - ``oom_above_batch``  every batch larger than this is out of memory
 - ``oom_at_calls``     1-based batch calls that fail, separated by ``+`` (e.g. ``2+5``)
 - ``oom_always``       ``1``: every batch on the device fails
-- ``cpu_oom``          ``1``: CPU batches of the chosen stages fail too (exercises the metadata fallback)
+- ``cpu_oom_after``    CPU batches of the chosen stages fail once this many succeeded (``0``: all fail);
+                       exercises the sparse stage's metadata fallback
 - ``stages``           stages to inject faults into, ``+``-separated (``dense``, ``sparse``; default both)
 """
 
@@ -37,7 +38,7 @@ class SimulatedGpuSpec(BaseModel):
     oom_above_batch: int | None = Field(default=None, ge=0)
     oom_at_calls: list[int] = Field(default_factory=list)
     oom_always: bool = False
-    cpu_oom: bool = False
+    cpu_oom_after: int | None = Field(default=None, ge=0)
     stages: list[str] = Field(default_factory=lambda: ["dense", "sparse"])
 
     @classmethod
@@ -52,7 +53,7 @@ class SimulatedGpuSpec(BaseModel):
                 raise ValueError(f"{ENV}: unknown key {key!r}; known: {', '.join(cls.model_fields)}")
             if key in ("oom_at_calls", "stages"):
                 values[key] = [int(v) if key == "oom_at_calls" else v for v in value.split("+") if v]
-            elif key in ("oom_always", "cpu_oom"):
+            elif key == "oom_always":
                 values[key] = value.strip().lower() in ("1", "true", "yes", "on")
             else:
                 values[key] = value
@@ -68,6 +69,7 @@ class SimulatedGpu:
         if hard_cap_bytes is not None:  # the allocator-level cap, like a per-process memory fraction
             self.capacity = min(self.capacity, hard_cap_bytes)
         self.calls: dict[str, int] = {}
+        self.cpu_calls: dict[str, int] = {}
         self.used = 0
         self.peak = 0
         self._lock = threading.Lock()
@@ -82,16 +84,20 @@ class SimulatedGpu:
     def reset_calls(self, stage: str) -> None:
         """Start counting ``stage``'s batch calls from 1 (done when a lease is granted)."""
         self.calls[stage.split(":")[0]] = 0
+        self.cpu_calls[stage.split(":")[0]] = 0
 
     def before_batch(self, stage: str, device: str, batch_size: int, tokens: int) -> None:
         """Called before each batch; raises the allocator's errors when the batch does not fit."""
         import torch
 
-        if device == "cpu":
-            if self.spec.cpu_oom and self._stage_faulty(stage):
-                raise RuntimeError("[simulated] DefaultCPUAllocator: can't allocate memory")
-            return
         family = stage.split(":")[0]
+        if device == "cpu":
+            if self.spec.cpu_oom_after is not None and self._stage_faulty(stage):
+                done = self.cpu_calls.get(family, 0)
+                if done >= self.spec.cpu_oom_after:
+                    raise RuntimeError("[simulated] DefaultCPUAllocator: can't allocate memory")
+                self.cpu_calls[family] = done + 1
+            return
         with self._lock:
             self.calls[family] = call = self.calls.get(family, 0) + 1
             need = int(self.spec.weights_gb * GB) + tokens * self.spec.bytes_per_token
