@@ -28,6 +28,21 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data" / "collections"
 
 
+@pytest.fixture(scope="session")
+def span_exporter() -> Any:
+    """An in-memory OpenTelemetry exporter installed as the global tracer provider."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    return exporter
+
+
 @pytest.fixture
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as inst:

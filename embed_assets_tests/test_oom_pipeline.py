@@ -136,3 +136,22 @@ def test_sparse_oom_that_persists_on_cpu_gives_metadata_vectors_for_exactly_the_
     assert all(_same_sparse(got["sparse"][i], baseline["sparse"][i]) for i in model_rows)
     meta_rows = [i for i, s in enumerate(got["sources"]) if s == "metadata"]
     assert all(got["sparse"][i][0] and not _same_sparse(got["sparse"][i], baseline["sparse"][i]) for i in meta_rows)
+
+
+def test_batch_changes_are_span_events_in_the_runs_trace(module_instance: dg.DagsterInstance, root: Path,
+                                                         span_exporter: Any) -> None:
+    import uuid
+
+    span_exporter.clear()
+    gpu = GpuLeaseResource(simulated="oom_above_batch=8,stages=dense", ledger_dir=str(root / "leases"))
+    result = materialize_collection(module_instance, root, COLLECTION, gpu=gpu,
+                                    model_manager=ModelManagerResource(dense_batch_size=32))
+    assert result.success
+    spans = {s.name: s for s in span_exporter.get_finished_spans()}
+    dense = spans["embed_assets.dense_embeddings"]
+    assert dense.context.trace_id == uuid.UUID(result.run_id).int
+    assert {s.context.trace_id for s in spans.values()} == {dense.context.trace_id}
+    assert dense.attributes["embed_assets.collection"] == COLLECTION
+    halvings = [(e.attributes["old_batch_size"], e.attributes["new_batch_size"], e.attributes["device"])
+                for e in dense.events if e.name == "batch.halve_on_oom"]
+    assert halvings == [(32, 16, "sim:0"), (16, 8, "sim:0")]

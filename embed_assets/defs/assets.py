@@ -3,10 +3,12 @@ chunks → dense_embeddings → sparse_vectors → fused_vectors → processing_
 
 
 import datetime as dt
+import functools
 import logging
 import time
 import uuid
 from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -52,6 +54,7 @@ from embed_assets.core.records import (
 )
 from embed_assets.core.sparse import SparseVectorGenerator, rows_to_sparse
 from embed_assets.core.storage import ExportPublisher
+from embed_assets.core.telemetry import record_batch_event, set_attributes, stage_span
 from embed_assets.core.toggles import resolve_sparse
 from resources import GpuLeaseResource, ModelManagerResource
 from resources.model_manager import place
@@ -81,10 +84,28 @@ def _collection(context: dg.AssetExecutionContext) -> str:
 
 def _event_logger(context: dg.AssetExecutionContext) -> Any:
     def on_event(event: BatchEvent) -> None:
+        record_batch_event(event)
         context.log.warning(f"{event.stage} on {event.device}: {event.kind} {event.old_batch_size} → "
                             f"{event.new_batch_size} at item {event.position} {event.detail}".strip())
 
     return on_event
+
+
+def traced(name: str) -> Callable[[Callable[..., dg.Output]], Callable[..., dg.Output]]:
+    """Run an asset inside its stage span (one trace per Dagster run); the output's
+    numeric and text metadata become span attributes."""
+
+    def decorate(fn: Callable[..., dg.Output]) -> Callable[..., dg.Output]:
+        @functools.wraps(fn)
+        def wrapper(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> dg.Output:
+            with stage_span(name, context.run_id, context.partition_key) as span:
+                output = fn(context, *args, **kwargs)
+                set_attributes(span, {k.replace("dagster/", ""): v for k, v in (output.metadata or {}).items()})
+                return output
+
+        return wrapper
+
+    return decorate
 
 
 def _model_entry(key: str, identity: ModelIdentity, weight: float = 1.0) -> ModelEntry:
@@ -107,6 +128,7 @@ def _estimate_bytes(n_params: int, batch: int, seq: int, width: int) -> int:
     code_version="1",
     description="Documents of a collection split into token-aware chunks (ChunkRecord rows).",
 )
+@traced("chunks")
 def chunks(context: dg.AssetExecutionContext, config: ChunksConfig, paths: PathsResource,
            model_manager: ModelManagerResource) -> dg.Output[pa.Table]:
     collection = _collection(context)
@@ -158,6 +180,7 @@ def chunks(context: dg.AssetExecutionContext, config: ChunksConfig, paths: Paths
     pool="gpu",
     description="The dense ensemble: each model's L2-normalized vectors and their weighted aggregation.",
 )
+@traced("dense_embeddings")
 def dense_embeddings(context: dg.AssetExecutionContext, chunks: pa.Table, gpu: GpuLeaseResource,
                      model_manager: ModelManagerResource) -> dg.Output[pa.Table]:
     started = time.perf_counter()
@@ -234,6 +257,7 @@ def _terms(vector: SparseVector, k: int) -> dict[str, float]:
     description="SPLADE vectors, CPU-first, GPU under a lease, metadata-derived fallback. "
                 "Skipped (zero rows) when sparse is disabled.",
 )
+@traced("sparse_vectors")
 def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chunks: pa.Table,
                    gpu: GpuLeaseResource, model_manager: ModelManagerResource) -> dg.Output[pa.Table]:
     decision = _sparse_decision(context, config)
@@ -328,6 +352,7 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
     description="Hybrid records: dense vector, sparse vector and fusion parameters per chunk "
                 "(dense-only records when sparse is disabled).",
 )
+@traced("fused_vectors")
 def fused_vectors(context: dg.AssetExecutionContext, config: FusionConfig, chunks: pa.Table,
                   dense_embeddings: pa.Table, sparse_vectors: pa.Table) -> dg.Output[pa.Table]:
     from embed_assets.core.records import stage_metadata
@@ -405,6 +430,7 @@ def _iso(ts: float) -> str:
     description="The manifest (processing_summary.json, v4.0 or v4.1) and the collection's exports, "
                 "validated and then published atomically.",
 )
+@traced("processing_summary")
 def processing_summary(context: dg.AssetExecutionContext, fused_vectors: pa.Table, chunks_stage: dict[str, Any],
                        dense_stage: dict[str, Any], sparse_stage: dict[str, Any], paths: PathsResource,
                        gpu: GpuLeaseResource, model_manager: ModelManagerResource) -> dg.Output[pa.Table]:
