@@ -60,8 +60,21 @@ def build_resources(data_root: Path | None = None, export_root: Path | None = No
     }
 
 
+def default_executor() -> dg.ExecutorDefinition:
+    """In-process by default: the graph is a chain, and one process loads each model once.
+    ``EMBED_ASSETS_EXECUTOR=multiprocess`` runs each step in its own process; on a cluster,
+    swap in the Kubernetes or Celery executor — the definitions stay the same."""
+    choice = os.environ.get("EMBED_ASSETS_EXECUTOR", "in_process")
+    if choice == "multiprocess":
+        return dg.multiprocess_executor
+    if choice != "in_process":
+        raise ValueError(f"EMBED_ASSETS_EXECUTOR={choice!r}: use 'in_process' or 'multiprocess'")
+    return dg.in_process_executor
+
+
 def build_definitions(**kwargs: object) -> dg.Definitions:
     return dg.Definitions(
+        executor=default_executor(),
         assets=ALL_ASSETS,
         asset_checks=ALL_CHECKS,
         jobs=[embed_collections_job],
