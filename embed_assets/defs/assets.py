@@ -7,8 +7,8 @@ import functools
 import logging
 import time
 import uuid
-from importlib.metadata import PackageNotFoundError, version
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import dagster as dg
@@ -44,24 +44,26 @@ from embed_assets.core.manifest import (
 from embed_assets.core.models import ModelIdentity, ModelUnavailable
 from embed_assets.core.names import UnsafeCollectionName, validate_collection_name
 from embed_assets.core.records import (
-    CHUNK_SCHEMA,
     SparseVector,
+    chunks_to_table,
     fixed_size_vectors,
     sha256_hex,
     sparse_columns,
+    stage_metadata,
     table_to_chunks,
     with_stage_metadata,
 )
 from embed_assets.core.sparse import SparseVectorGenerator, rows_to_sparse
 from embed_assets.core.storage import ExportPublisher
+from embed_assets.core.summary import build_manifest
 from embed_assets.core.telemetry import record_batch_event, set_attributes, stage_span
 from embed_assets.core.toggles import resolve_sparse
+from embed_assets.core.validation import validate_before_publish
 from resources import GpuLeaseResource, ModelManagerResource
 from resources.model_manager import place
 
 from .config import SPARSE_CLI_TAG, ChunksConfig, FusionConfig, SparseConfig
 from .io_manager import LOAD_STAGE
-from embed_assets.core.validation import validate_before_publish
 from .partitions import collections_partitions
 from .resources import PathsResource
 
@@ -156,8 +158,6 @@ def chunks(context: dg.AssetExecutionContext, config: ChunksConfig, paths: Paths
     docs = result.accounting
     _progress(context, f"chunks: {len(records)} chunks from {docs.embedded} documents "
                        f"({docs.skipped} skipped of {docs.seen} seen)")
-    from embed_assets.core.records import chunks_to_table
-
     table = with_stage_metadata(chunks_to_table(records), stage)
     return dg.Output(table, metadata={
         "dagster/row_count": len(records),
@@ -310,7 +310,8 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         count=len(records), sparse_model=model_manager.sparse_model,
         model=_model_entry("sparse", identity) if identity else None, devices=result.devices, batch_size=batch,
         min_batch_size=min(result.batch_sizes, default=batch), oom_retries=result.oom_retries,
-        batch_events=BatchEventCounts.of([e.kind for e in result.events]), fallback_used=result.fallback_used, fallback_reason=result.fallback_reason, source_counts=counts,
+        batch_events=BatchEventCounts.of([e.kind for e in result.events]), fallback_used=result.fallback_used,
+        fallback_reason=result.fallback_reason, source_counts=counts,
         coverage=(sum(1 for n in nnz if n > 0) / len(nnz)) if nnz else 1.0,
         mean_nnz=float(np.mean(nnz)) if nnz else 0.0, latency_ms=latency,
     )
@@ -355,8 +356,6 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
 @traced("fused_vectors")
 def fused_vectors(context: dg.AssetExecutionContext, config: FusionConfig, chunks: pa.Table,
                   dense_embeddings: pa.Table, sparse_vectors: pa.Table) -> dg.Output[pa.Table]:
-    from embed_assets.core.records import stage_metadata
-
     started = time.perf_counter()
     sparse_meta = stage_metadata(sparse_vectors.schema)
     enabled = bool(sparse_meta.get("enabled"))
@@ -412,7 +411,7 @@ def _package_version() -> str:
 
 
 def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="seconds")
 
 
 @dg.asset(
@@ -434,9 +433,6 @@ def _iso(ts: float) -> str:
 def processing_summary(context: dg.AssetExecutionContext, fused_vectors: pa.Table, chunks_stage: dict[str, Any],
                        dense_stage: dict[str, Any], sparse_stage: dict[str, Any], paths: PathsResource,
                        gpu: GpuLeaseResource, model_manager: ModelManagerResource) -> dg.Output[pa.Table]:
-    from embed_assets.core.records import stage_metadata
-    from embed_assets.core.summary import build_manifest
-
     collection = _collection(context)
     started = time.perf_counter()
     stats = context.instance.get_run_stats(context.run_id)
@@ -449,7 +445,7 @@ def processing_summary(context: dg.AssetExecutionContext, fused_vectors: pa.Tabl
     sparse_run = SparseInferenceRun.model_validate(sparse_stage["sparse_run"]) if enabled else None
     publisher = ExportPublisher(paths.exports, collection)
     previous = publisher.current()
-    export_version = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%fZ}-{context.run_id[:8]}"
+    export_version = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%fZ}-{context.run_id[:8]}"
     with publisher.staging() as folder:
         exports = write_fused_exports(folder, fused_vectors)
         export_stage = ExportStage(files=len(exports) + 1, rows=fused_vectors.num_rows,
@@ -500,4 +496,3 @@ def processing_summary(context: dg.AssetExecutionContext, fused_vectors: pa.Tabl
 
 
 ALL_ASSETS = [chunks, dense_embeddings, sparse_vectors, fused_vectors, processing_summary]
-_ = CHUNK_SCHEMA  # the chunks table schema, re-exported for readers

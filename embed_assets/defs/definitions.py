@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from embed_assets.core import settings
+from embed_assets.core.models import DEFAULT_SPARSE_MODEL
 from resources import DenseModelConfig, GpuLeaseResource, ModelManagerResource
 
 from .assets import ALL_ASSETS
@@ -53,7 +54,7 @@ def build_resources(data_root: Path | None = None, export_root: Path | None = No
         "io_manager": ParquetIOManager(base_dir=str(settings.storage_root(root))),
         "model_manager": model_manager or ModelManagerResource(
             dense_models=_dense_models_from_env(),
-            sparse_model=os.environ.get("EMBED_ASSETS_SPARSE_MODEL", ModelManagerResource.model_fields["sparse_model"].default),
+            sparse_model=os.environ.get("EMBED_ASSETS_SPARSE_MODEL", DEFAULT_SPARSE_MODEL),
         ),
         "gpu": gpu or GpuLeaseResource(),
         "gates": gates or QualityGatesResource(),
