@@ -16,6 +16,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from .telemetry import child_span
+
 T = TypeVar("T")
 
 MIN_BATCH = 4
@@ -32,6 +34,16 @@ def is_out_of_memory(exc: BaseException) -> bool:
         msg = str(exc).lower()
         return "out of memory" in msg or "can't allocate memory" in msg
     return False
+
+
+class EncodingError(RuntimeError):
+    """A model failed on a batch. The message names the failure but never quotes it:
+    a model's or tokenizer's message could contain the text being encoded."""
+
+    @classmethod
+    def of(cls, exc: BaseException, stage: str, start: int, stop: int) -> EncodingError:
+        return cls(f"{stage}: {type(exc).__name__} while encoding items {start}..{stop - 1} "
+                   "(the original message is withheld because it may quote the input)")
 
 
 class BatchEvent(BaseModel):
@@ -123,10 +135,13 @@ class AdaptiveBatcher:
         while pos < stop:
             end = min(pos + self.size, stop)
             try:
-                out = encode(pos, end)
+                with child_span("batch", stage=self.stage, device=self.device, batch_size=end - pos, start=pos):
+                    out = encode(pos, end)
             except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
-                if not is_out_of_memory(exc):
+                if isinstance(exc, EncodingError):
                     raise
+                if not is_out_of_memory(exc):
+                    raise EncodingError.of(exc, self.stage, pos, end) from None
                 self.clear_cache()
                 self.stats.oom_retries += 1
                 successes = 0

@@ -30,7 +30,12 @@ def chunk_collection(folder: Path, collection: str, chunker: Chunker, limits: Re
             skipped.append(item)
             continue
         doc: Document = item
-        records = chunker.chunk(doc, collection)
+        try:
+            records = chunker.chunk(doc, collection)
+        except Exception as exc:  # noqa: BLE001 - one bad document must not stop the collection
+            skipped.append(SkippedDocument(doc_id=doc.doc_id, source_path=doc.source_path,
+                                           reason=SkipReason.CHUNKING_FAILED, detail=type(exc).__name__))
+            continue
         if not records:
             skipped.append(SkippedDocument(doc_id=doc.doc_id, source_path=doc.source_path, reason=SkipReason.NO_CHUNKS,
                                            detail="the tokenizer found no tokens"))

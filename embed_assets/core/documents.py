@@ -34,6 +34,7 @@ class SkipReason(str, Enum):
     DUPLICATE_ID = "duplicate_id"
     UNREADABLE = "unreadable"
     NO_CHUNKS = "no_chunks"
+    CHUNKING_FAILED = "chunking_failed"
 
 
 class Document(BaseModel):

@@ -19,6 +19,7 @@ from .batching import BatcherFactory, BatchEvent, fixed_batcher_factory, run_on_
 from .lexical import LexicalWeighter
 from .models import ModelIdentity
 from .records import ChunkRecord, SparseSource, SparseVector
+from .telemetry import child_span
 
 
 class SparseInferenceResult(BaseModel):
@@ -150,8 +151,9 @@ class SparseVectorGenerator:
 
         missing = [i for i in range(n) if vectors[i] is None]
         if missing:
-            stats = self.lexical.fit(chunks)
-            fallback = self.lexical.vectors([chunks[i] for i in missing], stats)
+            with child_span("fallback", stage="sparse", source="metadata", chunks=len(missing)):
+                stats = self.lexical.fit(chunks)
+                fallback = self.lexical.vectors([chunks[i] for i in missing], stats)
             for i, vec in zip(missing, fallback):
                 vectors[i] = vec
                 sources[i] = "metadata"

@@ -4,6 +4,7 @@ chunks → dense_embeddings → sparse_vectors → fused_vectors → processing_
 
 import datetime as dt
 import functools
+import json
 import logging
 import time
 import uuid
@@ -56,7 +57,7 @@ from embed_assets.core.records import (
 from embed_assets.core.sparse import SparseVectorGenerator, rows_to_sparse
 from embed_assets.core.storage import ExportPublisher
 from embed_assets.core.summary import build_manifest
-from embed_assets.core.telemetry import record_batch_event, set_attributes, stage_span
+from embed_assets.core.telemetry import child_span, emit_run_span, record_batch_event, set_attributes, stage_span
 from embed_assets.core.toggles import resolve_sparse
 from embed_assets.core.validation import validate_before_publish
 from resources import GpuLeaseResource, ModelManagerResource
@@ -64,6 +65,7 @@ from resources.model_manager import place
 
 from .config import SPARSE_CLI_TAG, ChunksConfig, FusionConfig, SparseConfig
 from .io_manager import LOAD_STAGE
+from .metadata import fused_column_lineage, models_table, settings_markdown, table_metadata
 from .partitions import collections_partitions
 from .resources import PathsResource
 
@@ -102,7 +104,8 @@ def traced(name: str) -> Callable[[Callable[..., dg.Output]], Callable[..., dg.O
         def wrapper(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> dg.Output:
             with stage_span(name, context.run_id, context.partition_key) as span:
                 output = fn(context, *args, **kwargs)
-                set_attributes(span, {k.replace("dagster/", ""): v for k, v in (output.metadata or {}).items()})
+                set_attributes(span, {k.replace("dagster/", ""): v.value if isinstance(v, dg.MetadataValue) else v
+                                      for k, v in (output.metadata or {}).items()})
                 return output
 
         return wrapper
@@ -160,7 +163,7 @@ def chunks(context: dg.AssetExecutionContext, config: ChunksConfig, paths: Paths
                        f"({docs.skipped} skipped of {docs.seen} seen)")
     table = with_stage_metadata(chunks_to_table(records), stage)
     return dg.Output(table, metadata={
-        "dagster/row_count": len(records),
+        **table_metadata(table),
         "documents_seen": docs.seen,
         "documents_embedded": docs.embedded,
         "documents_skipped": docs.skipped,
@@ -184,7 +187,8 @@ def chunks(context: dg.AssetExecutionContext, config: ChunksConfig, paths: Paths
 def dense_embeddings(context: dg.AssetExecutionContext, chunks: pa.Table, gpu: GpuLeaseResource,
                      model_manager: ModelManagerResource) -> dg.Output[pa.Table]:
     started = time.perf_counter()
-    models = model_manager.load_dense()
+    with child_span("model_load", stage="dense", models=len(model_manager.dense_models)):
+        models = model_manager.load_dense()
     texts = chunks.column("text").to_pylist()
     lengths = chunks.column("token_count").to_pylist()
     batch = model_manager.dense_batch_size
@@ -221,7 +225,7 @@ def dense_embeddings(context: dg.AssetExecutionContext, chunks: pa.Table, gpu: G
     _progress(context, f"dense: {len(texts)} chunks × {encoding.dim} dims on {', '.join(stage.devices)} "
                        f"({rate:.1f} chunks/s)")
     return dg.Output(table, metadata={
-        "dagster/row_count": len(texts), "dim": encoding.dim, "models": ", ".join(r.key for r in encoding.runs),
+        **table_metadata(table), "dim": encoding.dim, "models": ", ".join(r.key for r in encoding.runs),
         "devices": ", ".join(stage.devices), "chunks_per_s": round(rate, 2), "latency_ms": round(latency, 1),
         "batch_size_min": stage.min_batch_size, "oom_retries": stage.oom_retries, "peak_vram_bytes": peak,
     })
@@ -265,7 +269,7 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         _progress(context, f"sparse: disabled (decided by {decision.decided_by})")
         table = with_stage_metadata(SPARSE_SCHEMA.empty_table(),
                                     {"enabled": False, "decision": decision.model_dump(mode="json")})
-        return dg.Output(table, metadata={"dagster/row_count": 0, "enabled": False,
+        return dg.Output(table, metadata={**table_metadata(table), "enabled": False,
                                           "decided_by": decision.decided_by})
     started = time.perf_counter()
     records = table_to_chunks(chunks)
@@ -273,7 +277,8 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
     identity: ModelIdentity | None = None
     reason: str | None = None
     try:
-        model, identity = model_manager.load_sparse()
+        with child_span("model_load", stage="sparse"):
+            model, identity = model_manager.load_sparse()
         tokenizer = model.tokenizer
     except ModelUnavailable as exc:
         reason = f"sparse model unavailable: {exc}"
@@ -336,7 +341,7 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
     _progress(context, f"sparse: {len(records)} chunks on {', '.join(result.devices) or 'cpu'} ({rate:.1f} chunks/s), "
                        f"fallback {'used: ' + str(counts['metadata']) + ' chunks' if result.fallback_used else 'not used'}")
     return dg.Output(table, metadata={
-        "dagster/row_count": len(records), "enabled": True, "decided_by": decision.decided_by,
+        **table_metadata(table), "enabled": True, "decided_by": decision.decided_by,
         "fallback_used": result.fallback_used, "source_counts": dg.MetadataValue.json(counts),
         "coverage": round(stage.coverage, 4), "mean_nnz": round(stage.mean_nnz, 1), "chunks_per_s": round(rate, 2),
         "latency_ms": round(latency, 1), "oom_retries": result.oom_retries,
@@ -390,7 +395,8 @@ def fused_vectors(context: dg.AssetExecutionContext, config: FusionConfig, chunk
                         sparse_scale=s_scale, rrf_k=RRF_K, latency_ms=(time.perf_counter() - started) * 1000.0)
     table = with_stage_metadata(pa.table(columns), {"stage": stage.model_dump(mode="json"), "sparse_enabled": enabled})
     _progress(context, f"fusion: {n} {stage.mode} records (α={alpha})")
-    return dg.Output(table, metadata={"dagster/row_count": n, "mode": stage.mode, "alpha": alpha})
+    return dg.Output(table, metadata={**table_metadata(table), "mode": stage.mode, "alpha": alpha,
+                                      "dagster/column_lineage": fused_column_lineage(table.column_names)})
 
 
 # ---------------------------------------------------------------------------- summary
@@ -447,7 +453,8 @@ def processing_summary(context: dg.AssetExecutionContext, fused_vectors: pa.Tabl
     previous = publisher.current()
     export_version = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%fZ}-{context.run_id[:8]}"
     with publisher.staging() as folder:
-        exports = write_fused_exports(folder, fused_vectors)
+        with child_span("export", rows=fused_vectors.num_rows):
+            exports = write_fused_exports(folder, fused_vectors)
         export_stage = ExportStage(files=len(exports) + 1, rows=fused_vectors.num_rows,
                                    latency_ms=(time.perf_counter() - started) * 1000.0)
         manifest = build_manifest(
@@ -476,15 +483,24 @@ def processing_summary(context: dg.AssetExecutionContext, fused_vectors: pa.Tabl
                 metadata={"problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems))},
             )
         write_manifest(folder, manifest_json)
-        final = publisher.publish(folder, export_version)
+        with child_span("publish", version=export_version):
+            final = publisher.publish(folder, export_version)
     _progress(context, f"summary: manifest {manifest.schema_version} and {len(exports)} export files in "
                        f"{paths.exports / collection}")
+    emit_run_span(context.run_id, collection, int(run_started * 1e9), time.time_ns(), {
+        "schema_version": manifest.schema_version, "chunks": manifest.stages.chunks.count,
+        "documents_seen": manifest.stages.chunks.documents.seen, "sparse_enabled": enabled,
+        "fallback_used": bool(sparse and sparse.fallback_used), "peak_vram_bytes": manifest.performance.peak_vram_bytes,
+        "total_wall_ms": manifest.performance.total_wall_ms})
     table = pa.table({"collection": [collection], "schema_version": [manifest.schema_version],
                       "manifest_json": [manifest_json], "manifest_sha256": [sha256_hex(manifest_json)],
                       "export_version": [final.name]}, schema=SUMMARY_SCHEMA)
+    manifest_doc = json.loads(manifest_json)
     return dg.Output(table, metadata={
-        "dagster/row_count": 1,
+        **table_metadata(table),
         "schema_version": manifest.schema_version,
+        "models": models_table(manifest_doc),
+        "settings": settings_markdown(manifest_doc),
         "export_dir": dg.MetadataValue.path(str(paths.exports / collection)),
         "export_version": final.name,
         "documents_seen": manifest.stages.chunks.documents.seen,

@@ -9,6 +9,7 @@ import dagster as dg
 
 from embed_assets.core import settings
 from embed_assets.core.models import DEFAULT_SPARSE_MODEL
+from embed_assets.core.telemetry import configure_from_env
 from resources import DenseModelConfig, GpuLeaseResource, ModelManagerResource
 
 from .assets import ALL_ASSETS
@@ -84,4 +85,5 @@ def build_definitions(**kwargs: object) -> dg.Definitions:
     )
 
 
+configure_from_env()
 defs = build_definitions()

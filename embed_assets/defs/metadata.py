@@ -1,0 +1,110 @@
+"""Dagster metadata for typed lineage: column schemas, column lineage, and the models
+and settings behind a partition, as tables and markdown in the UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+COLUMN_DESCRIPTIONS = {
+    "chunk_id": "Stable id: same text in the same place of the same document, same id.",
+    "doc_id": "Document id (relative path, or the BEIR _id).",
+    "collection": "Collection (partition key).",
+    "ordinal": "Position of the chunk in its document.",
+    "text": "Chunk text.",
+    "token_count": "Tokens of the dense model's tokenizer, without special tokens.",
+    "content_hash": "sha256 of the chunk text.",
+    "source_path": "Source file, relative to the collection folder.",
+    "title": "Document title (markdown H1, BEIR title or file name).",
+    "headings": "Markdown heading path at the chunk's start.",
+    "char_start": "Start offset in the document text.",
+    "char_end": "End offset in the document text.",
+    "dense": "Ensemble vector: L2-normalized, weighted concatenation of the models' vectors.",
+    "sparse_indices": "Token ids (sparse model vocabulary) with non-zero weight.",
+    "sparse_values": "Weights of sparse_indices.",
+    "sparse_source": "Which source produced the sparse vector: model-gpu, model-cpu or metadata.",
+    "sparse_norm": "L2 norm of the sparse vector (the hybrid form divides by it).",
+    "fusion_mode": "hybrid, or dense_only when sparse was disabled.",
+    "fusion_alpha": "Dense weight α of the vector-level fusion.",
+    "dense_scale": "√α: multiply the dense vector by it for the hybrid form.",
+    "sparse_scale": "√(1-α)/‖s‖ is applied to sparse values for the hybrid form.",
+    "manifest_json": "The processing manifest (processing_summary.json).",
+}
+
+
+def column_schema(schema: pa.Schema) -> dg.TableSchema:
+    def description(name: str) -> str:
+        if name.startswith("dense__"):
+            return f"L2-normalized vector of model {name.removeprefix('dense__')}."
+        return COLUMN_DESCRIPTIONS.get(name, "")
+
+    return dg.TableSchema(columns=[
+        dg.TableColumn(name=f.name, type=str(f.type), description=description(f.name),
+                       constraints=dg.TableColumnConstraints(nullable=f.nullable))
+        for f in schema
+    ])
+
+
+def table_metadata(table: pa.Table) -> dict[str, Any]:
+    return {"dagster/column_schema": column_schema(table.schema), "dagster/row_count": table.num_rows}
+
+
+def fused_column_lineage(columns: list[str]) -> dg.TableColumnLineage:
+    chunks, dense, sparse = dg.AssetKey("chunks"), dg.AssetKey("dense_embeddings"), dg.AssetKey("sparse_vectors")
+    deps: dict[str, list[dg.TableColumnDep]] = {}
+    for name in columns:
+        if name == "dense":
+            deps[name] = [dg.TableColumnDep(asset_key=dense, column_name="dense")]
+        elif name in ("sparse_indices", "sparse_values", "sparse_source"):
+            deps[name] = [dg.TableColumnDep(asset_key=sparse, column_name=name)]
+        elif name == "sparse_norm":
+            deps[name] = [dg.TableColumnDep(asset_key=sparse, column_name="sparse_values")]
+        elif name in COLUMN_DESCRIPTIONS and name not in ("fusion_mode", "fusion_alpha", "dense_scale", "sparse_scale"):
+            deps[name] = [dg.TableColumnDep(asset_key=chunks, column_name=name)]
+    return dg.TableColumnLineage(deps_by_column=deps)
+
+
+def models_table(manifest: dict[str, Any]) -> dg.MetadataValue:
+    rows = [
+        dg.TableRecord({"stage": "dense", "key": m["key"], "model": m["name"], "source": m["source"],
+                        "dim": m["dim"], "max_seq_length": m["max_seq_length"], "weight": m["weight"],
+                        "weights_sha256": m["weights_sha256"][:16]})
+        for m in manifest["stages"]["dense"]["models"]
+    ]
+    sparse = manifest.get("stages", {}).get("sparse", {}).get("model")
+    if sparse:
+        rows.append(dg.TableRecord({"stage": "sparse", "key": "sparse", "model": sparse["name"],
+                                    "source": sparse["source"], "dim": sparse["dim"],
+                                    "max_seq_length": sparse["max_seq_length"], "weight": 1.0,
+                                    "weights_sha256": sparse["weights_sha256"][:16]}))
+    schema = dg.TableSchema(columns=[
+        dg.TableColumn("stage", "string"), dg.TableColumn("key", "string"), dg.TableColumn("model", "string"),
+        dg.TableColumn("source", "string"), dg.TableColumn("dim", "int"), dg.TableColumn("max_seq_length", "int"),
+        dg.TableColumn("weight", "float"), dg.TableColumn("weights_sha256", "string"),
+    ])
+    return dg.MetadataValue.table(records=rows, schema=schema)
+
+
+def settings_markdown(manifest: dict[str, Any]) -> dg.MetadataValue:
+    st = manifest["stages"]
+    act = manifest["activation"]["sparse"]
+    perf = manifest["performance"]
+    lines = [
+        "| setting | value |\n| --- | --- |",
+        f"| manifest | {manifest['schema_version']} |",
+        f"| sparse | {'on' if act['enabled'] else 'off'} (decided by {act['decided_by']}) |",
+        f"| chunking | {st['chunks']['chunk_tokens']} tokens, overlap {st['chunks']['overlap_tokens']}, "
+        f"limit {st['chunks']['max_tokens']} |",
+        f"| dense | {st['dense']['aggregation']}, {st['dense']['dim']} dims, batch {st['dense']['batch_size']} "
+        f"(min {st['dense']['min_batch_size']}) on {', '.join(st['dense']['devices'])} |",
+        f"| fusion | {st['fusion']['mode']}, α={st['fusion']['alpha']}, RRF k={st['fusion']['rrf_k']} |",
+        f"| VRAM | peak {perf['peak_vram_bytes']} B; soft limit {perf['vram_budget']['soft_limit_bytes']} B "
+        f"{'EXCEEDED' if perf['soft_limit_exceeded'] else 'kept'}; hard cap {perf['vram_budget']['hard_cap_bytes']} B |",
+    ]
+    if "sparse" in st:
+        sp = st["sparse"]
+        lines.insert(4, f"| sparse model | {sp['sparse_model']}, batch {sp['batch_size']} (min {sp['min_batch_size']}) "
+                        f"on {', '.join(sp['devices'])}; sources {sp['source_counts']} |")
+    return dg.MetadataValue.md("\n".join(lines))
