@@ -8,7 +8,7 @@ PIP := $(BIN)/pip --disable-pip-version-check
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test ui schemas
+.PHONY: setup browser demo test ui schemas
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/embed-collections run
 
-test: setup
+# The UI test drives Debian's Chromium (Playwright's own browser download is not used).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "warning: could not install chromium; the browser test will be skipped outside CI"
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 ui: setup
