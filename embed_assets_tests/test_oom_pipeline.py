@@ -31,13 +31,19 @@ def _write_collection(root: Path) -> None:
         (folder / f"doc-{i:02d}.txt").write_text(f"Note {i} on {topic}. {words} The end of note {i}.")
 
 
+def _manager(**kwargs: Any) -> ModelManagerResource:
+    """Fixed batch sizes (no token budget) and no cache: every run encodes every chunk."""
+    return ModelManagerResource(dense_token_budget=None, sparse_token_budget=None, reuse_cached_vectors=False,
+                                **kwargs)
+
+
 def _run(instance: dg.DagsterInstance, root: Path, *, sim: str | None, dense_batch: int = 32,
          sparse_batch: int = 16, sparse_on_gpu: bool = False, **resources: Any) -> dict[str, Any]:
     gpu = GpuLeaseResource(simulated=sim, ledger_dir=str(root / "leases")) if sim else GpuLeaseResource(device="cpu")
     result = materialize_collection(
         instance, root, COLLECTION, gpu=gpu,
-        model_manager=ModelManagerResource(dense_batch_size=dense_batch, sparse_batch_size=sparse_batch,
-                                           sparse_on_gpu=sparse_on_gpu), **resources)
+        model_manager=_manager(dense_batch_size=dense_batch, sparse_batch_size=sparse_batch,
+                               sparse_on_gpu=sparse_on_gpu), **resources)
     assert result.success
     storage = root / "storage"
     dense = pq.read_table(storage / "dense_embeddings" / f"{COLLECTION}.parquet")
@@ -98,7 +104,7 @@ def test_soft_limit_exceedance_halves_and_is_reported(module_instance: dg.Dagste
     gpu = GpuLeaseResource(simulated="weights_gb=0.5,bytes_per_token=2000000", soft_limit_gb=1.0,
                            ledger_dir=str(root / "leases"))
     result = materialize_collection(module_instance, root, COLLECTION, gpu=gpu,
-                                    model_manager=ModelManagerResource(dense_batch_size=32))
+                                    model_manager=_manager(dense_batch_size=32))
     assert result.success
     m = read_manifest(root, COLLECTION)
     perf = m["performance"]
@@ -145,7 +151,7 @@ def test_batch_changes_are_span_events_in_the_runs_trace(module_instance: dg.Dag
     span_exporter.clear()
     gpu = GpuLeaseResource(simulated="oom_above_batch=8,stages=dense", ledger_dir=str(root / "leases"))
     result = materialize_collection(module_instance, root, COLLECTION, gpu=gpu,
-                                    model_manager=ModelManagerResource(dense_batch_size=32))
+                                    model_manager=_manager(dense_batch_size=32))
     assert result.success
     spans = {s.name: s for s in span_exporter.get_finished_spans()}
     dense = spans["embed_assets.dense_embeddings"]

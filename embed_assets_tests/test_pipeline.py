@@ -200,3 +200,31 @@ def test_cli_runs_end_to_end_and_reports(tmp_path: Path, data_root: Path) -> Non
     # The run is on the instance the UI would read.
     with dg.DagsterInstance.from_config(str(tmp_path / "home")) as inst:
         assert inst.get_runs_count() == 1
+
+
+def test_reruns_encode_only_new_or_changed_chunks(instance: dg.DagsterInstance, data_root: Path) -> None:
+    folder = data_root / "collections" / "incremental"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"doc{i}.txt").write_text(f"Document {i} talks about topic {i * 7} in a few words.")
+    (folder / "copy.txt").write_text("Document 0 talks about topic 0 in a few words.")  # same text as doc0
+    first = materialize_collection(instance, data_root, "incremental")
+    m = read_manifest(data_root, "incremental")["stages"]
+    assert first.success and (m["dense"]["count"], m["dense"]["unique_chunks"], m["dense"]["encoded"]) == (7, 6, 6)
+    assert m["sparse"]["encoded"] == 6
+
+    assert materialize_collection(instance, data_root, "incremental").success
+    m = read_manifest(data_root, "incremental")["stages"]
+    assert (m["dense"]["encoded"], m["sparse"]["encoded"]) == (0, 0)
+
+    (folder / "doc1.txt").write_text("Document 1 now says something else entirely.")
+    (folder / "doc5.txt").unlink()
+    before = pd.read_parquet(data_root / "exports" / "incremental" / "fused_vectors.parquet")
+    assert materialize_collection(instance, data_root, "incremental").success
+    m = read_manifest(data_root, "incremental")["stages"]
+    assert (m["dense"]["encoded"], m["sparse"]["encoded"], m["dense"]["count"]) == (1, 1, 6)
+    after = pd.read_parquet(data_root / "exports" / "incremental" / "fused_vectors.parquet")
+    assert "doc5.txt" not in set(after["doc_id"]) and "doc5.txt" in set(before["doc_id"])
+    unchanged = after[after["doc_id"] == "doc2.txt"].iloc[0]
+    old = before[before["doc_id"] == "doc2.txt"].iloc[0]
+    assert np.allclose(unchanged["dense"], old["dense"]) and list(unchanged["sparse_values"]) == list(old["sparse_values"])

@@ -61,7 +61,8 @@ class Lease:
         """Where tensors go for ``device``: the simulated GPU computes on the CPU."""
         return "cpu" if device == SIMULATED_DEVICE else device
 
-    def batcher_factory(self, batch_size: int, min_batch: int = MIN_BATCH) -> BatcherFactory:
+    def batcher_factory(self, batch_size: int, min_batch: int = MIN_BATCH,
+                        token_budget: int | None = None) -> BatcherFactory:
         def make(stage: str, device: str, on_event: Callable[[BatchEvent], None]) -> AdaptiveBatcher:
             on_gpu = device == self.device and self.is_gpu
             return AdaptiveBatcher(
@@ -69,7 +70,7 @@ class Lease:
                 soft_limit_bytes=self.soft_limit_bytes if on_gpu else None,
                 memory_probe=self.memory_probe if on_gpu else None,
                 clear_cache=self.clear_cache if on_gpu else None,
-                on_event=on_event,
+                on_event=on_event, token_budget=token_budget,
             )
 
         return make

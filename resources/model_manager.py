@@ -57,8 +57,15 @@ class ModelManagerResource(dg.ConfigurableResource):
     aggregation: str = Field(default="weighted_concat", description="'weighted_concat' or 'weighted_mean'.")
     sparse_model: str = Field(default=DEFAULT_SPARSE_MODEL)
     sparse_on_gpu: bool = Field(default=False, description="Let the sparse stage hydrate to a leased GPU.")
-    dense_batch_size: int = Field(default=32, ge=1)
-    sparse_batch_size: int = Field(default=32, ge=1)
+    dense_batch_size: int = Field(default=64, ge=1, description="Most chunks per dense batch.")
+    sparse_batch_size: int = Field(default=64, ge=1, description="Most chunks per sparse batch.")
+    reuse_cached_vectors: bool = Field(default=True, description="Encode only chunks whose (model weights, "
+                                                                 "content hash) the collection's cache lacks.")
+    dense_token_budget: int | None = Field(default=4096, ge=1,
+                                           description="Most padded tokens per dense batch (None: count only).")
+    sparse_token_budget: int | None = Field(default=2048, ge=1,
+                                            description="Most padded tokens per sparse batch; bounds the "
+                                                        "batch × sequence × vocabulary logits.")
 
     # -- identities --------------------------------------------------------------
     def dense_specs(self) -> list[DenseModelSpec]:

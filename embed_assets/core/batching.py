@@ -10,7 +10,7 @@ After a run of successes the batch grows back, never above the configured size.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -107,6 +107,7 @@ class AdaptiveBatcher:
         memory_probe: Callable[[], int | None] | None = None,
         clear_cache: Callable[[], None] | None = None,
         on_event: Callable[[BatchEvent], None] | None = None,
+        token_budget: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -120,20 +121,33 @@ class AdaptiveBatcher:
         self.memory_probe = memory_probe
         self.clear_cache = clear_cache or (lambda: None)
         self.on_event = on_event or (lambda event: None)
+        self.token_budget = token_budget
         self.stats = BatchRunStats()
+
+    def _end(self, pos: int, stop: int, lengths: Sequence[int] | None) -> int:
+        """Where the batch starting at ``pos`` ends: at most ``size`` items, and — with a token
+        budget and items sorted longest first — at most budget / (padded length) items. The
+        budget shrinks and grows with ``size``, so halving on OOM halves it too."""
+        n = self.size
+        if self.token_budget and lengths is not None:
+            budget = self.token_budget * self.size // self.configured
+            n = min(n, max(1, budget // (int(lengths[pos]) + 2)))
+        return min(pos + n, stop)
 
     def _emit(self, kind: str, old: int, new: int, pos: int, used: int | None = None, detail: str = "") -> None:
         self.on_event(BatchEvent(stage=self.stage, device=self.device, kind=kind, old_batch_size=old,  # type: ignore[arg-type]
                                  new_batch_size=new, position=pos, memory_used_bytes=used,
                                  soft_limit_bytes=self.soft_limit_bytes, detail=detail))
 
-    def run(self, start: int, stop: int, encode: Callable[[int, int], T]) -> list[Segment[T]]:
-        """Encode items ``[start, stop)`` in adaptive batches; ``encode(a, b)`` handles items a..b-1."""
+    def run(self, start: int, stop: int, encode: Callable[[int, int], T],
+            lengths: Sequence[int] | None = None) -> list[Segment[T]]:
+        """Encode items ``[start, stop)`` in adaptive batches; ``encode(a, b)`` handles items a..b-1.
+        ``lengths`` (token counts, longest first) enable the token budget."""
         results: list[Segment[T]] = []
         pos = start
         successes = 0
         while pos < stop:
-            end = min(pos + self.size, stop)
+            end = self._end(pos, stop, lengths)
             try:
                 with child_span("batch", stage=self.stage, device=self.device, batch_size=end - pos, start=pos):
                     out = encode(pos, end)
@@ -180,6 +194,7 @@ def run_on_devices(
     make_batcher: Callable[[str], AdaptiveBatcher],
     encode: Callable[[str, int, int], T],
     on_event: Callable[[BatchEvent], None] | None = None,
+    lengths: Sequence[int] | None = None,
 ) -> tuple[list[Segment[T]], int, list[AdaptiveBatcher]]:
     """Encode ``n`` items, moving to the next device in ``devices`` whenever the batch
     floor is reached. Returns the segments (in item order), how many items are done
@@ -191,7 +206,7 @@ def run_on_devices(
         batcher = make_batcher(device)
         batchers.append(batcher)
         try:
-            segments.extend(batcher.run(pos, n, lambda a, b, _d=device: encode(_d, a, b)))
+            segments.extend(batcher.run(pos, n, lambda a, b, _d=device: encode(_d, a, b), lengths))
             return segments, n, batchers
         except BatchFloorReached as floor:
             segments.extend(floor.results)
@@ -210,8 +225,9 @@ BatcherFactory = Callable[[str, str, Callable[[BatchEvent], None]], AdaptiveBatc
 soft limit and memory probe."""
 
 
-def fixed_batcher_factory(batch_size: int, min_batch: int = MIN_BATCH) -> BatcherFactory:
+def fixed_batcher_factory(batch_size: int, min_batch: int = MIN_BATCH, token_budget: int | None = None) -> BatcherFactory:
     def make(stage: str, device: str, on_event: Callable[[BatchEvent], None]) -> AdaptiveBatcher:
-        return AdaptiveBatcher(stage, device, batch_size, min_batch=min_batch, on_event=on_event)
+        return AdaptiveBatcher(stage, device, batch_size, min_batch=min_batch, on_event=on_event,
+                               token_budget=token_budget)
 
     return make

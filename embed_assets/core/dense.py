@@ -7,12 +7,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from .batching import AdaptiveBatcher, BatcherFactory, BatchEvent, fixed_batcher_factory, run_on_devices
+from .cache import DenseCache, unique_first
 from .models import DEFAULT_DENSE_MODEL, ModelIdentity, model_key
 
 Aggregation = Literal["weighted_concat", "weighted_mean"]
@@ -70,6 +72,8 @@ class DenseEncoding:
     aggregation: Aggregation
     runs: list[DenseModelRun]
     events: list[BatchEvent] = field(default_factory=list)
+    unique: int = 0
+    encoded: int = 0
 
     @property
     def dim(self) -> int:
@@ -126,7 +130,7 @@ def encode_dense(
         def batcher(device: str, _stage: str = f"dense:{key}") -> AdaptiveBatcher:
             return factory(_stage, device, emit)
 
-        segments, done, batchers = run_on_devices(n, devices, batcher, encode, on_event=emit)
+        segments, done, batchers = run_on_devices(n, devices, batcher, encode, on_event=emit, lengths=sorted_lengths)
         if done < n:
             raise RuntimeError(f"dense model {key!r} could not encode item {done} of {n} on any device "
                                f"({', '.join(devices)})")
@@ -149,3 +153,42 @@ def encode_dense(
     else:
         ensemble = aggregate([per_model[r.key] for r in runs], [r.weight for r in runs], aggregation)
     return DenseEncoding(ensemble=ensemble, per_model=per_model, aggregation=aggregation, runs=runs, events=events)
+
+
+def encode_dense_cached(
+    models: Sequence[LoadedDenseModel],
+    texts: Sequence[str],
+    lengths: Sequence[int],
+    hashes: Sequence[str],
+    cache_dir: Path | None,
+    **kwargs: Any,
+) -> DenseEncoding:
+    """:func:`encode_dense` on only what is new: identical chunks are encoded once, and
+    chunks whose (model weights, content hash) the cache holds are not encoded at all."""
+    firsts, inverse = unique_first(list(hashes))
+    unique_hashes = [hashes[i] for i in firsts]
+    caches = [DenseCache(cache_dir, m.identity.weights_sha256, m.identity.dim) if cache_dir else None for m in models]
+    known = [c.load() if c else {} for c in caches]
+    missing = [j for j, h in enumerate(unique_hashes) if any(h not in k for k in known)]
+    fresh = encode_dense(models, [texts[firsts[j]] for j in missing], [lengths[firsts[j]] for j in missing],
+                         **kwargs)
+    per_model: dict[str, np.ndarray] = {}
+    for loaded, cached, cache in zip(models, known, caches):
+        key = loaded.spec.column_key
+        matrix = np.zeros((len(unique_hashes), loaded.identity.dim), dtype=np.float32)
+        for j, h in enumerate(unique_hashes):
+            if h in cached:
+                matrix[j] = cached[h]
+        if missing:
+            matrix[missing] = fresh.per_model[key]
+        if cache is not None:
+            cache.save(unique_hashes, matrix)
+        per_model[key] = matrix
+    runs = fresh.runs
+    if unique_hashes:
+        ensemble = aggregate([per_model[r.key] for r in runs], [r.weight for r in runs], fresh.aggregation)
+    else:
+        ensemble = np.zeros((0, fresh.dim), dtype=np.float32)
+    return DenseEncoding(ensemble=ensemble[inverse], per_model={k: v[inverse] for k, v in per_model.items()},
+                         aggregation=fresh.aggregation, runs=runs, events=fresh.events,
+                         unique=len(unique_hashes), encoded=len(missing))

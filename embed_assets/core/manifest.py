@@ -106,6 +106,8 @@ class DenseStage(BaseModel):
     min_batch_size: int
     oom_retries: int = 0
     batch_events: BatchEventCounts = Field(default_factory=lambda: BatchEventCounts())
+    unique_chunks: int = Field(default=0, description="Distinct chunk texts (identical chunks are encoded once).")
+    encoded: int = Field(default=0, description="Distinct chunks encoded in this run; the rest came from the cache.")
     latency_ms: float
 
 
@@ -118,6 +120,8 @@ class SparseStage(BaseModel):
     min_batch_size: int
     oom_retries: int = 0
     batch_events: BatchEventCounts = Field(default_factory=lambda: BatchEventCounts())
+    unique_chunks: int = 0
+    encoded: int = 0
     fallback_used: bool
     fallback_reason: str | None = None
     source_counts: dict[str, int]

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .batching import BatcherFactory, BatchEvent, fixed_batcher_factory, run_on_devices
+from .cache import SparseCache, unique_first
 from .lexical import LexicalWeighter
 from .models import ModelIdentity
 from .records import ChunkRecord, SparseSource, SparseVector
@@ -38,6 +39,9 @@ class SparseInferenceResult(BaseModel):
     soft_limit_exceedances: int = 0
     peak_memory_bytes: int = 0
     events: list[BatchEvent] = Field(default_factory=list)
+
+    unique: int = 0
+    encoded: int = 0
 
     @property
     def source_counts(self) -> dict[str, int]:
@@ -103,7 +107,10 @@ class SparseVectorGenerator:
         self.before_batch = before_batch
         self.on_event = on_event
 
-    def generate(self, chunks: Sequence[ChunkRecord]) -> SparseInferenceResult:
+    def generate(self, chunks: Sequence[ChunkRecord],
+                 collection: Sequence[ChunkRecord] | None = None) -> SparseInferenceResult:
+        """Vectors for ``chunks``; metadata fallback statistics come from ``collection``
+        (default: ``chunks``)."""
         started = time.perf_counter()
         n = len(chunks)
         events: list[BatchEvent] = []
@@ -133,7 +140,8 @@ class SparseVectorGenerator:
 
             try:
                 segments, done, batchers = run_on_devices(
-                    n, self.devices, lambda d: self.make_batcher("sparse", d, emit), encode, on_event=emit)
+                    n, self.devices, lambda d: self.make_batcher("sparse", d, emit), encode, on_event=emit,
+                    lengths=lengths)
             except Exception as exc:  # noqa: BLE001 - a model failure falls back, it does not stop the stage
                 segments, done = [], 0
                 reason = f"sparse model failed: {type(exc).__name__}"
@@ -152,7 +160,7 @@ class SparseVectorGenerator:
         missing = [i for i in range(n) if vectors[i] is None]
         if missing:
             with child_span("fallback", stage="sparse", source="metadata", chunks=len(missing)):
-                stats = self.lexical.fit(chunks)
+                stats = self.lexical.fit(collection if collection is not None else chunks)
                 fallback = self.lexical.vectors([chunks[i] for i in missing], stats)
             for i, vec in zip(missing, fallback):
                 vectors[i] = vec
@@ -174,3 +182,25 @@ class SparseVectorGenerator:
             peak_memory_bytes=max((bt.stats.peak_memory_bytes for bt in batchers), default=0),
             events=events,
         )
+
+
+def generate_cached(generator: SparseVectorGenerator, chunks: Sequence[ChunkRecord],
+                    cache: SparseCache | None) -> SparseInferenceResult:
+    """``generator.generate`` on only what is new: identical chunks once, cached model
+    vectors (same weights, same content hash) reused. Metadata-derived vectors are never
+    cached: they depend on the whole collection's statistics."""
+    hashes = [c.content_hash for c in chunks]
+    firsts, inverse = unique_first(hashes)
+    known = cache.load() if cache is not None else {}
+    todo = [j for j in range(len(firsts)) if hashes[firsts[j]] not in known]
+    result = generator.generate([chunks[firsts[j]] for j in todo], collection=chunks)
+    vectors: list[SparseVector | None] = [known[hashes[i]][0] if hashes[i] in known else None for i in firsts]
+    sources: list[str | None] = [known[hashes[i]][1] if hashes[i] in known else None for i in firsts]
+    for j, vec, src in zip(todo, result.vectors, result.sources):
+        vectors[j], sources[j] = vec, src
+    if cache is not None:
+        cache.save((hashes[i], vectors[j], sources[j]) for j, i in enumerate(firsts)  # type: ignore[misc]
+                   if sources[j] != "metadata")
+    return result.model_copy(update={
+        "vectors": [vectors[int(p)] for p in inverse], "sources": [sources[int(p)] for p in inverse],
+        "unique": len(firsts), "encoded": len(todo)})

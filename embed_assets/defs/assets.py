@@ -17,9 +17,10 @@ import numpy as np
 import pyarrow as pa
 
 from embed_assets.core.batching import BatchEvent
+from embed_assets.core.cache import SparseCache
 from embed_assets.core.chunking import Chunker, ChunkingConfig, TokenLimit
 from embed_assets.core.collection import chunk_collection
-from embed_assets.core.dense import encode_dense
+from embed_assets.core.dense import encode_dense_cached
 from embed_assets.core.documents import ReadLimits
 from embed_assets.core.exports import write_fused_exports, write_manifest
 from embed_assets.core.fusion import RRF_K, fusion_scales
@@ -54,7 +55,7 @@ from embed_assets.core.records import (
     table_to_chunks,
     with_stage_metadata,
 )
-from embed_assets.core.sparse import SparseVectorGenerator, rows_to_sparse
+from embed_assets.core.sparse import SparseVectorGenerator, generate_cached, rows_to_sparse
 from embed_assets.core.storage import ExportPublisher
 from embed_assets.core.summary import build_manifest
 from embed_assets.core.telemetry import child_span, emit_run_span, record_batch_event, set_attributes, stage_span
@@ -185,7 +186,7 @@ def chunks(context: dg.AssetExecutionContext, config: ChunksConfig, paths: Paths
 )
 @traced("dense_embeddings")
 def dense_embeddings(context: dg.AssetExecutionContext, chunks: pa.Table, gpu: GpuLeaseResource,
-                     model_manager: ModelManagerResource) -> dg.Output[pa.Table]:
+                     model_manager: ModelManagerResource, paths: PathsResource) -> dg.Output[pa.Table]:
     started = time.perf_counter()
     with child_span("model_load", stage="dense", models=len(model_manager.dense_models)):
         models = model_manager.load_dense()
@@ -198,10 +199,13 @@ def dense_embeddings(context: dg.AssetExecutionContext, chunks: pa.Table, gpu: G
     with gpu.lease("dense", estimate) as lease, \
             model_manager.on_lease([m.model_for("cpu") for m in models], lease):
         _progress(context, f"dense: lease on {lease.device} ({lease.reason})")
-        encoding = encode_dense(models, texts, lengths, devices=lease.devices(), batch_size=batch,
-                                aggregation=model_manager.aggregation_method,
-                                make_batcher=lease.batcher_factory(batch), before_batch=lease.before_batch,
-                                on_event=_event_logger(context))
+        encoding = encode_dense_cached(
+            models, texts, lengths, chunks.column("content_hash").to_pylist(),
+            paths.cache_folder(context.partition_key) if model_manager.reuse_cached_vectors else None,
+            devices=lease.devices(), batch_size=batch,
+            aggregation=model_manager.aggregation_method,
+            make_batcher=lease.batcher_factory(batch, token_budget=model_manager.dense_token_budget),
+            before_batch=lease.before_batch, on_event=_event_logger(context))
     latency = (time.perf_counter() - started) * 1000.0
     columns: dict[str, Any] = {
         "chunk_id": chunks.column("chunk_id"),
@@ -216,18 +220,21 @@ def dense_embeddings(context: dg.AssetExecutionContext, chunks: pa.Table, gpu: G
         models=[_model_entry(r.key, r.identity, r.weight) for r in encoding.runs],
         devices=sorted({d for r in encoding.runs for d in r.devices}), batch_size=batch,
         min_batch_size=min(sizes, default=batch), oom_retries=sum(r.oom_retries for r in encoding.runs),
-        batch_events=BatchEventCounts.of([e.kind for e in encoding.events]), latency_ms=latency,
+        batch_events=BatchEventCounts.of([e.kind for e in encoding.events]), unique_chunks=encoding.unique,
+        encoded=encoding.encoded, latency_ms=latency,
     )
     peak = max((r.peak_memory_bytes for r in encoding.runs), default=0)
     table = with_stage_metadata(pa.table(columns), {"stage": stage.model_dump(mode="json"), "peak_vram_bytes": peak,
                                                     "events": [e.model_dump(mode="json") for e in encoding.events]})
     rate = len(texts) / (latency / 1000.0) if latency else 0.0
     _progress(context, f"dense: {len(texts)} chunks × {encoding.dim} dims on {', '.join(stage.devices)} "
-                       f"({rate:.1f} chunks/s)")
+                       f"({rate:.1f} chunks/s; {encoding.encoded} encoded, "
+                       f"{len(texts) - encoding.encoded} from cache or duplicates)")
     return dg.Output(table, metadata={
         **table_metadata(table), "dim": encoding.dim, "models": ", ".join(r.key for r in encoding.runs),
         "devices": ", ".join(stage.devices), "chunks_per_s": round(rate, 2), "latency_ms": round(latency, 1),
         "batch_size_min": stage.min_batch_size, "oom_retries": stage.oom_retries, "peak_vram_bytes": peak,
+        "encoded": encoding.encoded, "unique_chunks": encoding.unique,
     })
 
 
@@ -263,7 +270,8 @@ def _terms(vector: SparseVector, k: int) -> dict[str, float]:
 )
 @traced("sparse_vectors")
 def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chunks: pa.Table,
-                   gpu: GpuLeaseResource, model_manager: ModelManagerResource) -> dg.Output[pa.Table]:
+                   gpu: GpuLeaseResource, model_manager: ModelManagerResource,
+                   paths: PathsResource) -> dg.Output[pa.Table]:
     decision = _sparse_decision(context, config)
     if not decision.enabled:
         _progress(context, f"sparse: disabled (decided by {decision.decided_by})")
@@ -298,9 +306,12 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         generator = SparseVectorGenerator(
             sparse_model=model_manager.sparse_model, model_for=(lambda d: place(model, d)) if model else None,
             lexical=lexical, devices=lease.devices(), batch_size=batch, identity=identity,
-            unavailable_reason=reason, make_batcher=lease.batcher_factory(batch), before_batch=lease.before_batch,
-            on_event=_event_logger(context))
-        result = generator.generate(records)
+            unavailable_reason=reason,
+            make_batcher=lease.batcher_factory(batch, token_budget=model_manager.sparse_token_budget),
+            before_batch=lease.before_batch, on_event=_event_logger(context))
+        cache = (SparseCache(paths.cache_folder(context.partition_key), identity.weights_sha256)
+                 if identity and model_manager.reuse_cached_vectors else None)
+        result = generate_cached(generator, records, cache)
     probe = config.probe_query
     if model is not None:
         query_vec = rows_to_sparse(model.encode_query([probe], convert_to_tensor=True,
@@ -315,7 +326,8 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         count=len(records), sparse_model=model_manager.sparse_model,
         model=_model_entry("sparse", identity) if identity else None, devices=result.devices, batch_size=batch,
         min_batch_size=min(result.batch_sizes, default=batch), oom_retries=result.oom_retries,
-        batch_events=BatchEventCounts.of([e.kind for e in result.events]), fallback_used=result.fallback_used,
+        batch_events=BatchEventCounts.of([e.kind for e in result.events]), unique_chunks=result.unique,
+        encoded=result.encoded, fallback_used=result.fallback_used,
         fallback_reason=result.fallback_reason, source_counts=counts,
         coverage=(sum(1 for n in nnz if n > 0) / len(nnz)) if nnz else 1.0,
         mean_nnz=float(np.mean(nnz)) if nnz else 0.0, latency_ms=latency,

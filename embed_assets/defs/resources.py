@@ -29,6 +29,10 @@ class PathsResource(dg.ConfigurableResource):
     def collection_folder(self, collection: str) -> Path:
         return self.collections / collection
 
+    def cache_folder(self, collection: str) -> Path:
+        """The embedding cache of a collection (vectors keyed by model weights and content hash)."""
+        return self.root / "cache" / collection
+
 
 class QualityGatesResource(dg.ConfigurableResource):
     """Thresholds of the blocking asset checks."""
