@@ -10,6 +10,7 @@ After a run of successes the batch grows back, never above the configured size.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
@@ -84,6 +85,8 @@ class BatchRunStats:
     oom_retries: int = 0
     soft_limit_exceedances: int = 0
     peak_memory_bytes: int = 0
+    busy_s: float = 0.0
+    """Seconds spent inside encode calls (the embedding work itself)."""
 
     @property
     def max_batch(self) -> int:
@@ -148,10 +151,12 @@ class AdaptiveBatcher:
         successes = 0
         while pos < stop:
             end = self._end(pos, stop, lengths)
+            began = time.perf_counter()
             try:
                 with child_span("batch", stage=self.stage, device=self.device, batch_size=end - pos, start=pos):
                     out = encode(pos, end)
             except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+                self.stats.busy_s += time.perf_counter() - began
                 if isinstance(exc, EncodingError):
                     raise
                 if not is_out_of_memory(exc):
@@ -166,6 +171,7 @@ class AdaptiveBatcher:
                 self.size = old // 2
                 self._emit("halve_on_oom", old, self.size, pos, detail=type(exc).__name__)
                 continue
+            self.stats.busy_s += time.perf_counter() - began
             results.append(Segment(self.device, pos, end, out))
             self.stats.batch_sizes.append(end - pos)
             pos = end

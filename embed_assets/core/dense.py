@@ -63,6 +63,7 @@ class DenseModelRun:
     soft_limit_exceedances: int
     peak_memory_bytes: int
     latency_ms: float
+    encode_ms: float = 0.0
 
 
 @dataclass
@@ -146,6 +147,7 @@ def encode_dense(
             soft_limit_exceedances=sum(bt.stats.soft_limit_exceedances for bt in batchers),
             peak_memory_bytes=max((bt.stats.peak_memory_bytes for bt in batchers), default=0),
             latency_ms=(time.perf_counter() - started) * 1000.0,
+            encode_ms=sum(bt.stats.busy_s for bt in batchers) * 1000.0,
         ))
     if n == 0:
         total = sum(r.identity.dim for r in runs) if aggregation == "weighted_concat" else runs[0].identity.dim

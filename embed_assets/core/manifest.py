@@ -108,6 +108,7 @@ class DenseStage(BaseModel):
     batch_events: BatchEventCounts = Field(default_factory=lambda: BatchEventCounts())
     unique_chunks: int = Field(default=0, description="Distinct chunk texts (identical chunks are encoded once).")
     encoded: int = Field(default=0, description="Distinct chunks encoded in this run; the rest came from the cache.")
+    encode_ms: float = Field(default=0.0, description="Time inside model batches; latency_ms adds loading and IO.")
     latency_ms: float
 
 
@@ -122,6 +123,7 @@ class SparseStage(BaseModel):
     batch_events: BatchEventCounts = Field(default_factory=lambda: BatchEventCounts())
     unique_chunks: int = 0
     encoded: int = 0
+    encode_ms: float = 0.0
     fallback_used: bool
     fallback_reason: str | None = None
     source_counts: dict[str, int]

@@ -42,6 +42,7 @@ class SparseInferenceResult(BaseModel):
 
     unique: int = 0
     encoded: int = 0
+    encode_ms: float = Field(default=0.0, description="Time inside model batches (the embedding work itself).")
 
     @property
     def source_counts(self) -> dict[str, int]:
@@ -180,6 +181,7 @@ class SparseVectorGenerator:
             oom_retries=sum(bt.stats.oom_retries for bt in batchers),
             soft_limit_exceedances=sum(bt.stats.soft_limit_exceedances for bt in batchers),
             peak_memory_bytes=max((bt.stats.peak_memory_bytes for bt in batchers), default=0),
+            encode_ms=sum(bt.stats.busy_s for bt in batchers) * 1000.0,
             events=events,
         )
 

@@ -221,7 +221,7 @@ def dense_embeddings(context: dg.AssetExecutionContext, chunks: pa.Table, gpu: G
         devices=sorted({d for r in encoding.runs for d in r.devices}), batch_size=batch,
         min_batch_size=min(sizes, default=batch), oom_retries=sum(r.oom_retries for r in encoding.runs),
         batch_events=BatchEventCounts.of([e.kind for e in encoding.events]), unique_chunks=encoding.unique,
-        encoded=encoding.encoded, latency_ms=latency,
+        encoded=encoding.encoded, encode_ms=sum(r.encode_ms for r in encoding.runs), latency_ms=latency,
     )
     peak = max((r.peak_memory_bytes for r in encoding.runs), default=0)
     table = with_stage_metadata(pa.table(columns), {"stage": stage.model_dump(mode="json"), "peak_vram_bytes": peak,
@@ -327,7 +327,7 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         model=_model_entry("sparse", identity) if identity else None, devices=result.devices, batch_size=batch,
         min_batch_size=min(result.batch_sizes, default=batch), oom_retries=result.oom_retries,
         batch_events=BatchEventCounts.of([e.kind for e in result.events]), unique_chunks=result.unique,
-        encoded=result.encoded, fallback_used=result.fallback_used,
+        encoded=result.encoded, encode_ms=result.encode_ms, fallback_used=result.fallback_used,
         fallback_reason=result.fallback_reason, source_counts=counts,
         coverage=(sum(1 for n in nnz if n > 0) / len(nnz)) if nnz else 1.0,
         mean_nnz=float(np.mean(nnz)) if nnz else 0.0, latency_ms=latency,
