@@ -8,7 +8,7 @@ PIP := $(BIN)/pip --disable-pip-version-check
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup browser demo test ui schemas
+.PHONY: setup browser demo test ui schemas bench
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,3 +35,7 @@ ui: setup
 
 schemas: setup
 	$(BIN)/embed-collections schemas
+
+# Our stages against the raw library calls, measured in one run; rewrites docs/benchmarks.md.
+bench: setup
+	$(BIN)/python -m embed_assets.benchmark --output docs/benchmarks.md

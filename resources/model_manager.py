@@ -61,7 +61,7 @@ class ModelManagerResource(dg.ConfigurableResource):
     sparse_batch_size: int = Field(default=64, ge=1, description="Most chunks per sparse batch.")
     reuse_cached_vectors: bool = Field(default=True, description="Encode only chunks whose (model weights, "
                                                                  "content hash) the collection's cache lacks.")
-    dense_token_budget: int | None = Field(default=4096, ge=1,
+    dense_token_budget: int | None = Field(default=2048, ge=1,
                                            description="Most padded tokens per dense batch (None: count only).")
     sparse_token_budget: int | None = Field(default=2048, ge=1,
                                             description="Most padded tokens per sparse batch; bounds the "
