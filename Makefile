@@ -8,7 +8,7 @@ PIP := $(BIN)/pip --disable-pip-version-check
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup browser demo test ui schemas bench
+.PHONY: setup browser demo test ui schemas bench quality
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,9 @@ schemas: setup
 # Our stages against the raw library calls, measured in one run; rewrites docs/benchmarks.md.
 bench: setup
 	$(BIN)/python -m embed_assets.benchmark --output docs/benchmarks.md
+
+# Rebuilds the labelled set from the standard library's docstrings and measures every
+# retriever and fusion on it; rewrites docs/retrieval-quality.md.
+quality: setup
+	$(BIN)/python -m embed_assets.eval_sets --out data/eval/python-docstrings
+	$(BIN)/embed-collections eval --beir data/eval/python-docstrings --report docs/retrieval-quality.md

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     toggle.add_argument("--enable-sparse", dest="sparse", action="store_const", const=True, default=None)
     toggle.add_argument("--disable-sparse", dest="sparse", action="store_const", const=False)
     run.add_argument("--export-root", type=Path, default=None, help="default: <data-root>/exports")
+    from .evaluate_cli import add_parsers
+
+    add_parsers(sub)
     schemas = sub.add_parser("schemas", help="write or check the committed manifest JSON Schemas")
     schemas.add_argument("--check", action="store_true", help="exit 1 when the committed files are stale")
     return parser
@@ -59,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schemas":
         return _schemas(args.check)
+    if args.command in ("eval", "search"):
+        from .evaluate_cli import run_eval, run_search
+
+        _setup_logging()
+        return run_eval(args) if args.command == "eval" else run_search(args)
     return _run(args)
 
 

@@ -27,6 +27,7 @@ from embed_assets.core.models import (
     resolve_model,
     weights_fingerprint,
 )
+from embed_assets.core.retrieval import QueryEncoder
 
 from .gpu_lease import Lease
 
@@ -136,6 +137,17 @@ class ModelManagerResource(dg.ConfigurableResource):
         except ModelUnavailable:
             return None
         return self.sparse_model, model.tokenizer, max_content_tokens(model)
+
+    def query_encoder(self) -> QueryEncoder:
+        """Encodes queries as this configuration encodes chunks (SPLADE when it loads)."""
+        dense = self.load_dense()
+        try:
+            splade, _ = self.load_sparse()
+            tokenizer = splade.tokenizer
+        except ModelUnavailable:
+            splade, tokenizer = None, dense[0].model_for("cpu").tokenizer
+        return QueryEncoder([d.model_for("cpu") for d in dense], [d.spec.weight for d in dense],
+                            self.aggregation_method, splade, tokenizer)
 
     @contextlib.contextmanager
     def on_lease(self, models: list[Any], lease: Lease) -> Iterator[None]:

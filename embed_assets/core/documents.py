@@ -188,3 +188,18 @@ def _iter_corpus(path: Path, rel: str, folder: Path, seen_ids: set[str],
             seen_ids.add(doc_id)
             yield Document(doc_id=doc_id, source_path=rel, kind="beir", text=text if text.strip() else (title or ""),
                            title=title or None, decoded_with_replacement=replaced)
+
+
+def fingerprint_collection(folder: Path) -> str:
+    """sha256 over every input file's relative path and content (evaluation files excluded):
+    equal fingerprints mean an unchanged collection."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(_walk(folder)):
+        digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()

@@ -65,7 +65,9 @@ class ChunksStage(BaseModel):
     tokens_total: int
     tokens_max: int
     truncated_chunks: int = Field(default=0, description="Chunks longer than a model reads; kept at 0 by splitting.")
+    truncated_share: float = Field(default=0.0, description="truncated_chunks / count (target 0).")
     tokenizer: str
+    inputs_sha256: str = Field(default="", description="Fingerprint of the collection's input files.")
     latency_ms: float
 
 
@@ -112,6 +114,18 @@ class DenseStage(BaseModel):
     latency_ms: float
 
 
+class LexicalStage(BaseModel):
+    """The lexical (BM25-style) vectors exported beside SPLADE's, in the same token-id space."""
+
+    count: int
+    mean_nnz: float
+    k1: float
+    b: float
+    title_boost: float
+    heading_boost: float
+    latency_ms: float
+
+
 class SparseStage(BaseModel):
     count: int
     sparse_model: str
@@ -129,6 +143,7 @@ class SparseStage(BaseModel):
     source_counts: dict[str, int]
     coverage: float = Field(description="Share of chunks whose sparse vector has at least one term.")
     mean_nnz: float
+    lexical: LexicalStage | None = Field(default=None, description="Present when lexical vectors were exported.")
     latency_ms: float
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from embed_assets.core.cache import SparseCache
 from embed_assets.core.chunking import Chunker, ChunkingConfig, TokenLimit
 from embed_assets.core.collection import chunk_collection
 from embed_assets.core.dense import encode_dense_cached
-from embed_assets.core.documents import ReadLimits
+from embed_assets.core.documents import ReadLimits, fingerprint_collection
 from embed_assets.core.exports import write_fused_exports, write_manifest
 from embed_assets.core.fusion import RRF_K, fusion_scales
 from embed_assets.core.lexical import LexicalWeighter
@@ -35,6 +36,7 @@ from embed_assets.core.manifest import (
     DocumentSparseSample,
     ExportStage,
     FusionStage,
+    LexicalStage,
     ModelEntry,
     ProbeQuery,
     RunInfo,
@@ -59,7 +61,7 @@ from embed_assets.core.sparse import SparseVectorGenerator, generate_cached, row
 from embed_assets.core.storage import ExportPublisher
 from embed_assets.core.summary import build_manifest
 from embed_assets.core.telemetry import child_span, emit_run_span, record_batch_event, set_attributes, stage_span
-from embed_assets.core.toggles import resolve_sparse
+from embed_assets.core.toggles import parse_flag, resolve_sparse
 from embed_assets.core.validation import validate_before_publish
 from resources import GpuLeaseResource, ModelManagerResource
 from resources.model_manager import place
@@ -152,12 +154,14 @@ def chunks(context: dg.AssetExecutionContext, config: ChunksConfig, paths: Paths
     result = chunk_collection(folder, collection, chunker, ReadLimits(max_file_bytes=config.max_file_bytes))
     records = result.chunks
     tokens = [c.token_count for c in records]
+    truncated = sum(1 for t in tokens if t > min(limit.max_tokens for limit in limits))
     stage = ChunksStage(
         count=len(records), documents=result.accounting, chunk_tokens=chunker.window,
         overlap_tokens=chunker.overlap, max_tokens=min(limit.max_tokens for limit in limits),
         tokens_total=int(sum(tokens)), tokens_max=int(max(tokens, default=0)),
-        truncated_chunks=sum(1 for t in tokens if t > min(limit.max_tokens for limit in limits)),
-        tokenizer=limits[0].name, latency_ms=(time.perf_counter() - started) * 1000.0,
+        truncated_chunks=truncated, truncated_share=truncated / len(records) if records else 0.0,
+        tokenizer=limits[0].name, inputs_sha256=fingerprint_collection(folder),
+        latency_ms=(time.perf_counter() - started) * 1000.0,
     )
     docs = result.accounting
     _progress(context, f"chunks: {len(records)} chunks from {docs.embedded} documents "
@@ -245,6 +249,15 @@ SPARSE_SCHEMA = pa.schema([
     pa.field("sparse_values", pa.list_(pa.float32())),
     pa.field("sparse_source", pa.string()),
 ])
+LEXICAL_FIELDS = [pa.field("lexical_indices", pa.list_(pa.int32())), pa.field("lexical_values", pa.list_(pa.float32()))]
+LEXICAL_ENV = "EMBED_ASSETS_LEXICAL"
+
+
+def _lexical_enabled(config: SparseConfig) -> bool:
+    if config.enable_lexical is not None:
+        return config.enable_lexical
+    raw = os.environ.get(LEXICAL_ENV, "")
+    return parse_flag(raw, LEXICAL_ENV) if raw else False
 
 
 def _sparse_decision(context: dg.AssetExecutionContext, config: SparseConfig) -> ToggleDecision:
@@ -312,6 +325,17 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         cache = (SparseCache(paths.cache_folder(context.partition_key), identity.weights_sha256)
                  if identity and model_manager.reuse_cached_vectors else None)
         result = generate_cached(generator, records, cache)
+    lexical_stage: LexicalStage | None = None
+    if _lexical_enabled(config):
+        lex_started = time.perf_counter()
+        with child_span("lexical", chunks=len(records)):
+            lexical_vectors = lexical.vectors(records, lexical.fit(records))
+        lexical_columns = sparse_columns(lexical_vectors)
+        params = lexical.params
+        lexical_stage = LexicalStage(
+            count=len(lexical_vectors), mean_nnz=float(np.mean([v.nnz for v in lexical_vectors])) if records else 0.0,
+            k1=params.k1, b=params.b, title_boost=params.title_boost, heading_boost=params.heading_boost,
+            latency_ms=(time.perf_counter() - lex_started) * 1000.0)
     probe = config.probe_query
     if model is not None:
         query_vec = rows_to_sparse(model.encode_query([probe], convert_to_tensor=True,
@@ -330,7 +354,7 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         encoded=result.encoded, encode_ms=result.encode_ms, fallback_used=result.fallback_used,
         fallback_reason=result.fallback_reason, source_counts=counts,
         coverage=(sum(1 for n in nnz if n > 0) / len(nnz)) if nnz else 1.0,
-        mean_nnz=float(np.mean(nnz)) if nnz else 0.0, latency_ms=latency,
+        mean_nnz=float(np.mean(nnz)) if nnz else 0.0, lexical=lexical_stage, latency_ms=latency,
     )
     run = SparseInferenceRun(
         run_id=str(uuid.uuid4()), sparse_model=model_manager.sparse_model, latency_ms=result.latency_ms,
@@ -343,8 +367,13 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         document_sparse_vectors_total=len(result.vectors), document_sparse_vectors_export="fused_vectors.parquet",
     )
     idx, val = sparse_columns(result.vectors)
-    table = pa.table({"chunk_id": chunks.column("chunk_id"), "sparse_indices": idx, "sparse_values": val,
-                      "sparse_source": pa.array(result.sources, type=pa.string())}, schema=SPARSE_SCHEMA)
+    columns = {"chunk_id": chunks.column("chunk_id"), "sparse_indices": idx, "sparse_values": val,
+               "sparse_source": pa.array(result.sources, type=pa.string())}
+    schema = SPARSE_SCHEMA
+    if lexical_stage is not None:
+        columns["lexical_indices"], columns["lexical_values"] = lexical_columns
+        schema = pa.schema([*SPARSE_SCHEMA, *LEXICAL_FIELDS])
+    table = pa.table(columns, schema=schema)
     table = with_stage_metadata(table, {
         "enabled": True, "decision": decision.model_dump(mode="json"), "stage": stage.model_dump(mode="json"),
         "sparse_run": run.model_dump(mode="json"), "peak_vram_bytes": result.peak_memory_bytes,
@@ -397,6 +426,9 @@ def fused_vectors(context: dg.AssetExecutionContext, config: FusionConfig, chunk
             "sparse_source": sparse_vectors.column("sparse_source"),
             "sparse_norm": pa.array(norms, type=pa.float32()),
         })
+        if "lexical_indices" in sparse_vectors.column_names:
+            columns["lexical_indices"] = sparse_vectors.column("lexical_indices")
+            columns["lexical_values"] = sparse_vectors.column("lexical_values")
     columns.update({
         "fusion_mode": pa.array(["hybrid" if enabled else "dense_only"] * n, type=pa.string()),
         "fusion_alpha": pa.array([alpha] * n, type=pa.float32()),
@@ -482,6 +514,7 @@ def processing_summary(context: dg.AssetExecutionContext, fused_vectors: pa.Tabl
                                   sparse_model=model_manager.sparse_model,
                                   features={"sparse": enabled, "fusion_hybrid": enabled,
                                             "sparse_fallback": bool(sparse and sparse.fallback_used),
+                                            "lexical": bool(sparse and sparse.lexical),
                                             "gpu": any(d != "cpu" for d in dense.devices + (sparse.devices if sparse else []))}),
             vram=VramBudget(hard_cap_bytes=gpu.hard_cap_bytes, soft_limit_bytes=gpu.soft_limit_bytes,
                             device=gpu.device),

@@ -9,8 +9,11 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
+from embed_assets.core.beir import has_labels, read_qrels, read_queries
+from embed_assets.core.evaluation import FUSIONS, evaluate_retrievers, hybrid_members
 from embed_assets.core.manifest import SCHEMA_VERSION_DENSE
 from embed_assets.core.records import stage_metadata, vectors_from_column
+from embed_assets.core.retrieval import ExportIndex
 from embed_assets.core.storage import ExportPublisher
 from embed_assets.core.validation import (
     compatibility_changes,
@@ -20,6 +23,7 @@ from embed_assets.core.validation import (
     sparse_sections_missing,
     version_problems,
 )
+from resources import ModelManagerResource
 
 from .assets import dense_embeddings, fused_vectors, processing_summary, sparse_vectors
 from .partitions import collections_partitions
@@ -107,6 +111,60 @@ def fused_schema_matches_run(fused_vectors: pa.Table) -> dg.AssetCheckResult:
         "columns": ", ".join(fused_vectors.column_names), "problems": dg.MetadataValue.md("\n".join(problems) or "none")})
 
 
+def _previous_quality(context: dg.AssetCheckExecutionContext, check_name: str) -> float | None:
+    """nDCG@10 of this check's last evaluation on the same partition, from Dagster's check history."""
+    from dagster._core.event_api import PartitionKeyFilter
+
+    key = dg.AssetCheckKey(dg.AssetKey("fused_vectors"), check_name)
+    history = context.instance.event_log_storage.get_asset_check_execution_history(
+        key, limit=10, partition_filter=PartitionKeyFilter(key=context.partition_key))
+    for record in history:
+        if record.run_id == context.run_id or record.event is None:
+            continue
+        evaluation = record.event.dagster_event.event_specific_data  # type: ignore[union-attr]
+        value = getattr(evaluation, "metadata", {}).get("ndcg@10")
+        if value is not None:
+            return float(value.value)
+    return None
+
+
+@dg.asset_check(asset=fused_vectors, blocking=True, partitions_def=collections_partitions,
+                description="When the collection folder holds a labelled set (queries.jsonl + qrels/test.tsv), "
+                            "nDCG@10 of the configured retriever must reach the floor and not drop more than the "
+                            "tolerance against the previous materialization. Blocking unless configured as a warning.")
+def retrieval_quality(context: dg.AssetCheckExecutionContext, fused_vectors: pa.Table, paths: PathsResource,
+                      gates: QualityGatesResource, model_manager: ModelManagerResource) -> dg.AssetCheckResult:
+    folder = paths.collection_folder(context.partition_key)
+    if not has_labels(folder):
+        return dg.AssetCheckResult(passed=True, metadata={"labelled_set": "none in the collection folder"})
+    index = ExportIndex.from_table(fused_vectors)
+    results = evaluate_retrievers(index, model_manager.query_encoder(), read_queries(folder), read_qrels(folder))
+    mode = gates.quality_mode
+    if mode == "hybrid":
+        method, members = hybrid_members(index.available())
+        mode = next((n for n, (m, mem) in FUSIONS.items() if m == method and mem == members), members[0])
+    severity = dg.AssetCheckSeverity.ERROR if gates.quality_blocking else dg.AssetCheckSeverity.WARN
+    per_method = {name: round(m["ndcg@10"], 4) for name, m in results.items()}
+    if mode not in results:
+        return dg.AssetCheckResult(passed=False, severity=severity, metadata={
+            "mode": mode, "ndcg@10 by method": dg.MetadataValue.json(per_method),
+            "problems": f"{mode} is not available in this export (enable its vectors)"})
+    value = results[mode]["ndcg@10"]
+    previous = _previous_quality(context, "retrieval_quality")
+    problems = []
+    if value < gates.quality_floor:
+        problems.append(f"nDCG@10 {value:.4f} < floor {gates.quality_floor}")
+    if previous is not None and previous - value > gates.quality_tolerance:
+        problems.append(f"nDCG@10 dropped {previous - value:.4f} (from {previous:.4f}), more than "
+                        f"{gates.quality_tolerance}")
+    return dg.AssetCheckResult(passed=not problems, severity=severity, metadata={
+        "mode": mode, "ndcg@10": value, "previous_ndcg@10": previous if previous is not None else "none",
+        "floor": gates.quality_floor, "tolerance": gates.quality_tolerance,
+        "ndcg@10 by method": dg.MetadataValue.json(per_method),
+        "metrics": dg.MetadataValue.json({k: {m: round(v, 4) for m, v in d.items()} for k, d in results.items()}),
+        "problems": dg.MetadataValue.md("\n".join(problems) or "none")})
+
+
 def _manifest(summary: pa.Table) -> dict[str, Any]:
     return json.loads(summary.column("manifest_json")[0].as_py())
 
@@ -153,5 +211,5 @@ def manifest_additive_compatibility(processing_summary: pa.Table, paths: PathsRe
     )
 
 
-ALL_CHECKS = [embedding_sanity, sparse_coverage_and_fallback, fused_schema_matches_run, manifest_schema_version,
-              manifest_additive_compatibility]
+ALL_CHECKS = [embedding_sanity, sparse_coverage_and_fallback, fused_schema_matches_run, retrieval_quality,
+              manifest_schema_version, manifest_additive_compatibility]

@@ -19,6 +19,8 @@ class ChunksConfig(dg.Config):
 
 class SparseConfig(dg.Config):
     enable_sparse: bool | None = Field(default=None, description="Run config switch (CLI flag > this > env > default).")
+    enable_lexical: bool | None = Field(default=None, description="Also export lexical (BM25-style) vectors; "
+                                                                  "unset: $EMBED_ASSETS_LEXICAL, else off.")
     probe_query: str = Field(default=DEFAULT_PROBE_QUERY,
                              description="Encoded for the manifest's query_sparse_vector; only its hash is stored.")
 

@@ -25,6 +25,8 @@ COLUMN_DESCRIPTIONS = {
     "sparse_indices": "Token ids (sparse model vocabulary) with non-zero weight.",
     "sparse_values": "Weights of sparse_indices.",
     "sparse_source": "Which source produced the sparse vector: model-gpu, model-cpu or metadata.",
+    "lexical_indices": "Token ids of the lexical (BM25-style) vector, same vocabulary as SPLADE.",
+    "lexical_values": "BM25-saturated term weights times collection IDF.",
     "sparse_norm": "L2 norm of the sparse vector (the hybrid form divides by it).",
     "fusion_mode": "hybrid, or dense_only when sparse was disabled.",
     "fusion_alpha": "Dense weight α of the vector-level fusion.",
@@ -57,7 +59,7 @@ def fused_column_lineage(columns: list[str]) -> dg.TableColumnLineage:
     for name in columns:
         if name == "dense":
             deps[name] = [dg.TableColumnDep(asset_key=dense, column_name="dense")]
-        elif name in ("sparse_indices", "sparse_values", "sparse_source"):
+        elif name in ("sparse_indices", "sparse_values", "sparse_source", "lexical_indices", "lexical_values"):
             deps[name] = [dg.TableColumnDep(asset_key=sparse, column_name=name)]
         elif name == "sparse_norm":
             deps[name] = [dg.TableColumnDep(asset_key=sparse, column_name="sparse_values")]

@@ -42,3 +42,9 @@ class QualityGatesResource(dg.ConfigurableResource):
     max_fallback_ratio: float = Field(default=0.5, ge=0, le=1,
                                       description="Most share of chunks whose sparse vector came from a fallback.")
     norm_tolerance: float = Field(default=1e-3, gt=0, description="Allowed |‖v‖ - 1| of dense vectors.")
+    quality_mode: str = Field(default="hybrid", description="Retriever the quality gate scores: dense, splade, "
+                                                            "lexical, a fusion name, or hybrid (the default fusion).")
+    quality_floor: float = Field(default=0.0, ge=0, le=1, description="Least nDCG@10 on the labelled set.")
+    quality_tolerance: float = Field(default=0.05, ge=0, le=1,
+                                     description="Largest nDCG@10 drop against the previous materialization.")
+    quality_blocking: bool = Field(default=True, description="A failed quality gate stops the export.")
