@@ -135,7 +135,7 @@ def run_search(args: argparse.Namespace) -> int:
     import numpy as np
     import pyarrow.parquet as pq
 
-    from embed_assets.core.evaluation import hybrid_members
+    from embed_assets.core.evaluation import DEFAULT_CONVEX_WEIGHTS, hybrid_members
     from embed_assets.core.metrics import rank
     from embed_assets.core.retrieval import ExportIndex, fuse
     from embed_assets.defs.definitions import build_resources
@@ -164,7 +164,8 @@ def run_search(args: argparse.Namespace) -> int:
     encoder = build_resources(data_root=data_root)["model_manager"].query_encoder()  # type: ignore[attr-defined]
     chunk_scores = {m: index.chunk_scores(m, encoder.encode(m, [args.query]))[0] for m in members}
     per = {m: index.doc_scores(scores[None, :], depth=max(100, args.top_k)) for m, scores in chunk_scores.items()}
-    scores = per[members[0]][0] if method == "single" or len(members) == 1 else fuse(per, method, members)[0]
+    scores = (per[members[0]][0] if method == "single" or len(members) == 1
+              else fuse(per, method, members, DEFAULT_CONVEX_WEIGHTS)[0])
     top = rank(scores, args.top_k)
     texts = pq.read_table(parquet, columns=["text"]).column("text").to_pylist() if args.show_text else None
     lead = chunk_scores[members[0]]
@@ -195,7 +196,7 @@ def quality_report(name: str, beir: Path, judged: int, results: dict[str, dict[s
         "Written by `make quality` (`embed-collections eval --beir data/eval/python-docstrings --report "
         "docs/retrieval-quality.md`); do not edit by hand.\n\n"
         f"## The labelled set: `{name}`\n\n{source}\n\n"
-        f"## Results ({judged} queries, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d})\n\n{table}\n\n"
+        f"## Results ({judged} queries, {dt.datetime.now(dt.UTC):%Y-%m-%d})\n\n{table}\n\n"
         f"RRF uses k = 60; `convex` combines per-query min–max-normalized scores with weights "
         f"{DEFAULT_CONVEX_WEIGHTS}. A document scores as its best chunk.\n\n"
         "## The fusion default\n\n"

@@ -17,6 +17,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from .memory import trim_heap
 from .telemetry import child_span
 
 T = TypeVar("T")
@@ -172,6 +173,7 @@ class AdaptiveBatcher:
                 self._emit("halve_on_oom", old, self.size, pos, detail=type(exc).__name__)
                 continue
             self.stats.busy_s += time.perf_counter() - began
+            trim_heap()
             results.append(Segment(self.device, pos, end, out))
             self.stats.batch_sizes.append(end - pos)
             pos = end

@@ -9,14 +9,14 @@ atomically; nothing is pickled.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .records import SparseVector, fixed_size_vectors, vectors_from_column
+from .records import fixed_size_vectors, vectors_from_column
 from .storage import atomic_write_parquet
 
 
@@ -39,25 +39,29 @@ class DenseCache:
                                                   "vector": fixed_size_vectors(matrix)}))
 
 
+@dataclass
+class SparseCacheView:
+    table: pa.Table
+    rows: dict[str, int]
+
+
 class SparseCache:
     def __init__(self, folder: Path, fingerprint: str) -> None:
         self.path = folder / f"sparse-{fingerprint[:24]}.parquet"
 
-    def load(self) -> dict[str, tuple[SparseVector, str]]:
+    def load(self) -> SparseCacheView:
+        """The cached rows as Arrow, with a hash → row lookup (no Python vectors)."""
         if not self.path.is_file():
-            return {}
+            return SparseCacheView(pa.table({"content_hash": pa.array([], pa.string())}), {})
         table = pq.read_table(self.path)
-        return {h: (SparseVector(indices=i, values=v), s) for h, i, v, s in zip(
-            table.column("content_hash").to_pylist(), table.column("indices").to_pylist(),
-            table.column("values").to_pylist(), table.column("source").to_pylist())}
+        return SparseCacheView(table, {h: i for i, h in enumerate(table.column("content_hash").to_pylist())})
 
-    def save(self, entries: Iterable[tuple[str, SparseVector, str]]) -> None:
-        rows = list(entries)
+    def save_table(self, hashes: pa.Table, vectors: pa.Table) -> None:
         atomic_write_parquet(self.path, pa.table({
-            "content_hash": pa.array([h for h, _, _ in rows], type=pa.string()),
-            "indices": pa.array([v.indices for _, v, _ in rows], type=pa.list_(pa.int32())),
-            "values": pa.array([v.values for _, v, _ in rows], type=pa.list_(pa.float32())),
-            "source": pa.array([s for _, _, s in rows], type=pa.string()),
+            "content_hash": hashes.column("content_hash"),
+            "indices": vectors.column("sparse_indices"),
+            "values": vectors.column("sparse_values"),
+            "source": vectors.column("sparse_source"),
         }))
 
 

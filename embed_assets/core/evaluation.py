@@ -15,7 +15,7 @@ FUSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "convex": ("convex", ("dense", "splade", "lexical")),
 }
 # The product's default hybrid, chosen from the measurements in docs/retrieval-quality.md.
-DEFAULT_HYBRID = "rrf_all"
+DEFAULT_HYBRID = "convex"
 DEFAULT_CONVEX_WEIGHTS = {"dense": 0.5, "splade": 0.25, "lexical": 0.25}
 
 

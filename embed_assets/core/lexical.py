@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+import pyarrow as pa
 
-from .records import ChunkRecord, SparseVector
+from .records import ChunkRecord, SparseVector, sparse_columns
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,27 @@ class LexicalWeighter:
             lengths.append(len(b_ids))
         return tfs, lengths
 
-    def fit(self, chunks: Sequence[ChunkRecord]) -> CollectionStats:
-        tfs, lengths = self._weighted_tf(chunks)
+    def fit(self, chunks: Sequence[ChunkRecord], slice_size: int = 1024) -> CollectionStats:
+        """Collection statistics, a slice at a time (memory holds one slice's term counts)."""
         df: dict[int, int] = {}
-        for tf in tfs:
-            for t in tf:
-                df[t] = df.get(t, 0) + 1
-        avg = float(np.mean(lengths)) if lengths else 0.0
+        total_length = 0
+        for start in range(0, len(chunks), slice_size):
+            tfs, lengths = self._weighted_tf(chunks[start:start + slice_size])
+            total_length += sum(lengths)
+            for tf in tfs:
+                for t in tf:
+                    df[t] = df.get(t, 0) + 1
+        avg = total_length / len(chunks) if chunks else 0.0
         return CollectionStats(n_chunks=len(chunks), avg_length=max(avg, 1.0), document_frequency=df)
+
+    def columns(self, chunks: Sequence[ChunkRecord], stats: CollectionStats,
+                slice_size: int = 1024) -> tuple[pa.Array, pa.Array]:
+        """Lexical vectors as Arrow (indices, values) list arrays, a slice at a time."""
+        parts = [sparse_columns(self.vectors(chunks[s:s + slice_size], stats))
+                 for s in range(0, len(chunks), slice_size)]
+        if not parts:
+            return pa.array([], pa.list_(pa.int32())), pa.array([], pa.list_(pa.float32()))
+        return pa.concat_arrays([p[0] for p in parts]), pa.concat_arrays([p[1] for p in parts])
 
     def vectors(self, chunks: Sequence[ChunkRecord], stats: CollectionStats) -> list[SparseVector]:
         tfs, lengths = self._weighted_tf(chunks)

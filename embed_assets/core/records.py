@@ -176,3 +176,14 @@ def with_stage_metadata(table: pa.Table, stage: BaseModel | dict[str, Any]) -> p
 def stage_metadata(schema: pa.Schema) -> dict[str, Any]:
     raw = (schema.metadata or {}).get(STAGE_METADATA_KEY)
     return json.loads(raw) if raw else {}
+
+
+def list_l2_norms(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """L2 norm of every row of a list<float> column, without Python objects per value."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks else pa.array([], type=column.type)
+    offsets = np.asarray(column.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
+    offsets = offsets - offsets[0]
+    values = np.asarray(column.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
+    squares = np.concatenate([[0.0], np.cumsum(values * values)])
+    return np.sqrt(squares[offsets[1:]] - squares[offsets[:-1]]).astype(np.float32)

@@ -7,20 +7,30 @@ order, and says for every chunk which source produced it.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 from pydantic import BaseModel, ConfigDict, Field
 
 from .batching import BatcherFactory, BatchEvent, fixed_batcher_factory, run_on_devices
 from .cache import SparseCache, unique_first
-from .lexical import LexicalWeighter
+from .lexical import CollectionStats, LexicalWeighter
+from .memory import trim_heap
 from .models import ModelIdentity
-from .records import ChunkRecord, SparseSource, SparseVector
+from .records import ChunkRecord, SparseSource, SparseVector, sparse_columns
 from .telemetry import child_span
+
+SPARSE_TABLE_SCHEMA = pa.schema([
+    pa.field("sparse_indices", pa.list_(pa.int32())),
+    pa.field("sparse_values", pa.list_(pa.float32())),
+    pa.field("sparse_source", pa.string()),
+])
 
 
 class SparseInferenceResult(BaseModel):
@@ -109,9 +119,9 @@ class SparseVectorGenerator:
         self.on_event = on_event
 
     def generate(self, chunks: Sequence[ChunkRecord],
-                 collection: Sequence[ChunkRecord] | None = None) -> SparseInferenceResult:
-        """Vectors for ``chunks``; metadata fallback statistics come from ``collection``
-        (default: ``chunks``)."""
+                 collection_stats: Callable[[], CollectionStats] | None = None) -> SparseInferenceResult:
+        """Vectors for ``chunks``. The metadata fallback, when needed, takes its statistics from
+        ``collection_stats()`` (default: statistics of ``chunks`` themselves)."""
         started = time.perf_counter()
         n = len(chunks)
         events: list[BatchEvent] = []
@@ -161,7 +171,7 @@ class SparseVectorGenerator:
         missing = [i for i in range(n) if vectors[i] is None]
         if missing:
             with child_span("fallback", stage="sparse", source="metadata", chunks=len(missing)):
-                stats = self.lexical.fit(collection if collection is not None else chunks)
+                stats = collection_stats() if collection_stats is not None else self.lexical.fit(chunks)
                 fallback = self.lexical.vectors([chunks[i] for i in missing], stats)
             for i, vec in zip(missing, fallback):
                 vectors[i] = vec
@@ -186,23 +196,64 @@ class SparseVectorGenerator:
         )
 
 
-def generate_cached(generator: SparseVectorGenerator, chunks: Sequence[ChunkRecord],
-                    cache: SparseCache | None) -> SparseInferenceResult:
-    """``generator.generate`` on only what is new: identical chunks once, cached model
-    vectors (same weights, same content hash) reused. Metadata-derived vectors are never
-    cached: they depend on the whole collection's statistics."""
+SHARD_SIZE = 2048
+
+
+def generate_sharded(generator: SparseVectorGenerator, chunks: Sequence[ChunkRecord], cache: SparseCache | None,
+                     stats: Callable[[], CollectionStats] | None = None, shard_size: int = SHARD_SIZE,
+                     ) -> tuple[pa.Table, SparseInferenceResult]:
+    """The sparse stage over a whole collection, in bounded shards.
+
+    Identical chunks are encoded once and cached model vectors (same weights, same content
+    hash) are reused. Each shard's vectors become Arrow arrays at once, so memory holds
+    one shard of Python objects, not the collection's. Returns a table of
+    ``sparse_indices``, ``sparse_values``, ``sparse_source`` in chunk order, and the run's
+    figures (its ``vectors`` hold only the first shard's, as a sample). Metadata-derived
+    vectors are never cached: they depend on the whole collection's statistics.
+    """
+    started = time.perf_counter()
     hashes = [c.content_hash for c in chunks]
     firsts, inverse = unique_first(hashes)
-    known = cache.load() if cache is not None else {}
-    todo = [j for j in range(len(firsts)) if hashes[firsts[j]] not in known]
-    result = generator.generate([chunks[firsts[j]] for j in todo], collection=chunks)
-    vectors: list[SparseVector | None] = [known[hashes[i]][0] if hashes[i] in known else None for i in firsts]
-    sources: list[str | None] = [known[hashes[i]][1] if hashes[i] in known else None for i in firsts]
-    for j, vec, src in zip(todo, result.vectors, result.sources):
-        vectors[j], sources[j] = vec, src
+    view = cache.load() if cache is not None else None
+    todo = [j for j, i in enumerate(firsts) if view is None or hashes[i] not in view.rows]
+    stats = stats or functools.cache(lambda: generator.lexical.fit(chunks))
+    shards: list[pa.Table] = []
+    runs: list[SparseInferenceResult] = []
+    for begin in range(0, len(todo), shard_size):
+        part = [chunks[firsts[j]] for j in todo[begin:begin + shard_size]]
+        result = generator.generate(part, collection_stats=stats)
+        idx, val = sparse_columns(result.vectors)
+        shards.append(pa.table({"sparse_indices": idx, "sparse_values": val,
+                                "sparse_source": pa.array(result.sources, type=pa.string())}))
+        runs.append(result if not runs else result.model_copy(update={"vectors": []}))
+        trim_heap()
+    fresh = pa.concat_tables(shards) if shards else SPARSE_TABLE_SCHEMA.empty_table()
+    position = np.empty(len(firsts), dtype=np.int64)
+    position[todo] = np.arange(len(todo))
+    cached_js = [j for j, i in enumerate(firsts) if view is not None and hashes[i] in view.rows]
+    if cached_js and view is not None:
+        cached = view.table.take(pa.array([view.rows[hashes[firsts[j]]] for j in cached_js], type=pa.int64()))
+        cached = cached.select(["indices", "values", "source"]).rename_columns(SPARSE_TABLE_SCHEMA.names)
+        combined = pa.concat_tables([fresh, cached.cast(SPARSE_TABLE_SCHEMA)])
+        position[cached_js] = len(todo) + np.arange(len(cached_js))
+    else:
+        combined = fresh
+    unique_table = combined.take(pa.array(position, type=pa.int64()))
     if cache is not None:
-        cache.save((hashes[i], vectors[j], sources[j]) for j, i in enumerate(firsts)  # type: ignore[misc]
-                   if sources[j] != "metadata")
-    return result.model_copy(update={
-        "vectors": [vectors[int(p)] for p in inverse], "sources": [sources[int(p)] for p in inverse],
-        "unique": len(firsts), "encoded": len(todo)})
+        keep = pa.compute.not_equal(unique_table.column("sparse_source"), "metadata")
+        cache.save_table(pa.table({"content_hash": pa.array([hashes[i] for i in firsts], type=pa.string())})
+                         .filter(keep), unique_table.filter(keep))
+    table = unique_table.take(pa.array(inverse, type=pa.int64()))
+    sources = table.column("sparse_source").to_pylist()
+    events = [e for r in runs for e in r.events]
+    reasons = [r.fallback_reason for r in runs if r.fallback_reason]
+    summary = SparseInferenceResult(
+        vectors=runs[0].vectors[:8] if runs else [], sources=sources, sparse_model=generator.sparse_model,
+        model_identity=generator.identity, fallback_used=any(r.fallback_used for r in runs),
+        fallback_reason=reasons[0] if reasons else None, latency_ms=(time.perf_counter() - started) * 1000.0,
+        devices=sorted({d for r in runs for d in r.devices}), batch_sizes=[b for r in runs for b in r.batch_sizes],
+        oom_retries=sum(r.oom_retries for r in runs),
+        soft_limit_exceedances=sum(r.soft_limit_exceedances for r in runs),
+        peak_memory_bytes=max((r.peak_memory_bytes for r in runs), default=0), events=events,
+        unique=len(firsts), encoded=len(todo), encode_ms=sum(r.encode_ms for r in runs))
+    return table, summary

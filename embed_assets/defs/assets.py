@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from embed_assets.core.batching import BatchEvent
 from embed_assets.core.cache import SparseCache
@@ -51,13 +52,14 @@ from embed_assets.core.records import (
     SparseVector,
     chunks_to_table,
     fixed_size_vectors,
+    list_l2_norms,
     sha256_hex,
-    sparse_columns,
+    sparse_from_columns,
     stage_metadata,
     table_to_chunks,
     with_stage_metadata,
 )
-from embed_assets.core.sparse import SparseVectorGenerator, generate_cached, rows_to_sparse
+from embed_assets.core.sparse import SparseVectorGenerator, generate_sharded, rows_to_sparse
 from embed_assets.core.storage import ExportPublisher
 from embed_assets.core.summary import build_manifest
 from embed_assets.core.telemetry import child_span, emit_run_span, record_batch_event, set_attributes, stage_span
@@ -324,16 +326,17 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
             before_batch=lease.before_batch, on_event=_event_logger(context))
         cache = (SparseCache(paths.cache_folder(context.partition_key), identity.weights_sha256)
                  if identity and model_manager.reuse_cached_vectors else None)
-        result = generate_cached(generator, records, cache)
+        stats = functools.cache(lambda: lexical.fit(records))  # fitted only if a fallback or lexical needs it
+        sparse_table, result = generate_sharded(generator, records, cache, stats)
     lexical_stage: LexicalStage | None = None
     if _lexical_enabled(config):
         lex_started = time.perf_counter()
         with child_span("lexical", chunks=len(records)):
-            lexical_vectors = lexical.vectors(records, lexical.fit(records))
-        lexical_columns = sparse_columns(lexical_vectors)
+            lexical_columns = lexical.columns(records, stats())
         params = lexical.params
+        lexical_nnz = pa.compute.list_value_length(lexical_columns[0]).to_numpy(zero_copy_only=False)
         lexical_stage = LexicalStage(
-            count=len(lexical_vectors), mean_nnz=float(np.mean([v.nnz for v in lexical_vectors])) if records else 0.0,
+            count=len(records), mean_nnz=float(np.mean(lexical_nnz)) if records else 0.0,
             k1=params.k1, b=params.b, title_boost=params.title_boost, heading_boost=params.heading_boost,
             latency_ms=(time.perf_counter() - lex_started) * 1000.0)
     probe = config.probe_query
@@ -344,7 +347,7 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         ids = sorted(set(lexical.token_ids([probe])[0]))
         query_vec = SparseVector(indices=ids, values=[1.0] * len(ids))
     latency = (time.perf_counter() - started) * 1000.0
-    nnz = [v.nnz for v in result.vectors]
+    nnz = pa.compute.list_value_length(sparse_table.column("sparse_indices")).to_numpy(zero_copy_only=False)
     counts = result.source_counts
     stage = SparseStage(
         count=len(records), sparse_model=model_manager.sparse_model,
@@ -353,8 +356,8 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         batch_events=BatchEventCounts.of([e.kind for e in result.events]), unique_chunks=result.unique,
         encoded=result.encoded, encode_ms=result.encode_ms, fallback_used=result.fallback_used,
         fallback_reason=result.fallback_reason, source_counts=counts,
-        coverage=(sum(1 for n in nnz if n > 0) / len(nnz)) if nnz else 1.0,
-        mean_nnz=float(np.mean(nnz)) if nnz else 0.0, lexical=lexical_stage, latency_ms=latency,
+        coverage=float(np.mean(nnz > 0)) if len(nnz) else 1.0,
+        mean_nnz=float(np.mean(nnz)) if len(nnz) else 0.0, lexical=lexical_stage, latency_ms=latency,
     )
     run = SparseInferenceRun(
         run_id=str(uuid.uuid4()), sparse_model=model_manager.sparse_model, latency_ms=result.latency_ms,
@@ -362,13 +365,15 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         query_sparse_vector=_terms(query_vec, 128),
         document_sparse_vectors=[
             DocumentSparseSample(chunk_id=c.chunk_id, source=s, nnz=v.nnz, terms=_terms(v, SAMPLE_TERMS))
-            for c, v, s in list(zip(records, result.vectors, result.sources))[:SAMPLE_SIZE]
+            for c, v, s in zip(records, sparse_from_columns(*(sparse_table.slice(0, SAMPLE_SIZE).column(name)
+                                                              for name in ("sparse_indices", "sparse_values"))),
+                               result.sources)
         ],
-        document_sparse_vectors_total=len(result.vectors), document_sparse_vectors_export="fused_vectors.parquet",
+        document_sparse_vectors_total=sparse_table.num_rows, document_sparse_vectors_export="fused_vectors.parquet",
     )
-    idx, val = sparse_columns(result.vectors)
-    columns = {"chunk_id": chunks.column("chunk_id"), "sparse_indices": idx, "sparse_values": val,
-               "sparse_source": pa.array(result.sources, type=pa.string())}
+    columns = {"chunk_id": chunks.column("chunk_id"), "sparse_indices": sparse_table.column("sparse_indices"),
+               "sparse_values": sparse_table.column("sparse_values"),
+               "sparse_source": sparse_table.column("sparse_source")}
     schema = SPARSE_SCHEMA
     if lexical_stage is not None:
         columns["lexical_indices"], columns["lexical_values"] = lexical_columns
@@ -419,7 +424,7 @@ def fused_vectors(context: dg.AssetExecutionContext, config: FusionConfig, chunk
     columns["dense"] = dense_embeddings.column("dense")
     if enabled:
         values = sparse_vectors.column("sparse_values")
-        norms = [float(np.linalg.norm(np.asarray(v, dtype=np.float64))) if v else 0.0 for v in values.to_pylist()]
+        norms = list_l2_norms(values)
         columns.update({
             "sparse_indices": sparse_vectors.column("sparse_indices"),
             "sparse_values": values,

@@ -119,7 +119,7 @@ def _previous_quality(context: dg.AssetCheckExecutionContext, check_name: str) -
     history = context.instance.event_log_storage.get_asset_check_execution_history(
         key, limit=10, partition_filter=PartitionKeyFilter(key=context.partition_key))
     for record in history:
-        if record.run_id == context.run_id or record.event is None:
+        if record.run_id == context.run.run_id or record.event is None:
             continue
         evaluation = record.event.dagster_event.event_specific_data  # type: ignore[union-attr]
         value = getattr(evaluation, "metadata", {}).get("ndcg@10")
