@@ -44,4 +44,4 @@ bench: setup
 # retriever and fusion on it; rewrites docs/retrieval-quality.md.
 quality: setup
 	$(BIN)/python -m embed_assets.eval_sets --out data/eval/python-docstrings
-	$(BIN)/embed-collections eval --beir data/eval/python-docstrings --report docs/retrieval-quality.md
+	$(BIN)/embed-collections eval --beir data/eval/python-docstrings --data-root .quality --report docs/retrieval-quality.md

@@ -355,7 +355,7 @@ def run(chunks: int, scale: int, output: Path | None, workdir: Path | None = Non
                               "do not edit by hand. Baselines are the raw library calls on the same chunks, "
                               "measured in the same run, each in its own process; model load excluded.\n\n"
                               + report + "\n\n```json\n" + json.dumps(figures, indent=2) + "\n```\n", "utf-8")
-        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))
+        print(json.dumps({k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in figures.items()}))
         return figures
     finally:
         if own:

@@ -193,7 +193,7 @@ def quality_report(name: str, beir: Path, judged: int, results: dict[str, dict[s
     default = results.get(DEFAULT_HYBRID, {}).get("ndcg@10", 0.0)
     return (
         "# Retrieval quality\n\n"
-        "Written by `make quality` (`embed-collections eval --beir data/eval/python-docstrings --report "
+        "Written by `make quality` (`embed-collections eval --beir data/eval/python-docstrings --data-root .quality --report "
         "docs/retrieval-quality.md`); do not edit by hand.\n\n"
         f"## The labelled set: `{name}`\n\n{source}\n\n"
         f"## Results ({judged} queries, {dt.datetime.now(dt.UTC):%Y-%m-%d})\n\n{table}\n\n"
