@@ -81,6 +81,13 @@ class ModelEntry(BaseModel):
     max_seq_length: int
     weight: float = 1.0
 
+    @classmethod
+    def of(cls, key: str, identity: Any, weight: float = 1.0) -> ModelEntry:
+        """From a loaded model's identity (``embed_assets.core.models.ModelIdentity``)."""
+        return cls(key=key, name=identity.name, source=identity.source, revision=identity.revision,
+                   weights_sha256=identity.weights_sha256, dim=identity.dim,
+                   max_seq_length=identity.max_seq_length, weight=weight)
+
 
 class BatchEventCounts(BaseModel):
     """How often the adaptive batcher acted in a stage (each event is also logged)."""

@@ -14,7 +14,6 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import dagster as dg
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 
@@ -28,18 +27,13 @@ from embed_assets.core.exports import write_fused_exports, write_manifest
 from embed_assets.core.fusion import RRF_K, fusion_scales
 from embed_assets.core.lexical import LexicalWeighter
 from embed_assets.core.manifest import (
-    SAMPLE_SIZE,
-    SAMPLE_TERMS,
     Activation,
     BatchEventCounts,
     ChunksStage,
     DenseStage,
-    DocumentSparseSample,
     ExportStage,
     FusionStage,
-    LexicalStage,
     ModelEntry,
-    ProbeQuery,
     RunInfo,
     SparseInferenceRun,
     SparseStage,
@@ -49,17 +43,16 @@ from embed_assets.core.manifest import (
 from embed_assets.core.models import ModelIdentity, ModelUnavailable
 from embed_assets.core.names import UnsafeCollectionName, validate_collection_name
 from embed_assets.core.records import (
-    SparseVector,
     chunks_to_table,
     fixed_size_vectors,
     list_l2_norms,
     sha256_hex,
-    sparse_from_columns,
     stage_metadata,
     table_to_chunks,
     with_stage_metadata,
 )
-from embed_assets.core.sparse import SparseVectorGenerator, generate_sharded, rows_to_sparse
+from embed_assets.core.sparse import SparseVectorGenerator, generate_sharded
+from embed_assets.core.sparse_stage import SPARSE_SCHEMA, lexical_output, probe_vector, sparse_sections, sparse_table
 from embed_assets.core.storage import ExportPublisher
 from embed_assets.core.summary import build_manifest
 from embed_assets.core.telemetry import child_span, emit_run_span, record_batch_event, set_attributes, stage_span
@@ -116,12 +109,6 @@ def traced(name: str) -> Callable[[Callable[..., dg.Output]], Callable[..., dg.O
         return wrapper
 
     return decorate
-
-
-def _model_entry(key: str, identity: ModelIdentity, weight: float = 1.0) -> ModelEntry:
-    return ModelEntry(key=key, name=identity.name, source=identity.source, revision=identity.revision,
-                      weights_sha256=identity.weights_sha256, dim=identity.dim,
-                      max_seq_length=identity.max_seq_length, weight=weight)
 
 
 def _estimate_bytes(n_params: int, batch: int, seq: int, width: int) -> int:
@@ -223,7 +210,7 @@ def dense_embeddings(context: dg.AssetExecutionContext, chunks: pa.Table, gpu: G
     sizes = [b for r in encoding.runs for b in r.batch_sizes]
     stage = DenseStage(
         count=len(texts), dim=encoding.dim, aggregation=encoding.aggregation,
-        models=[_model_entry(r.key, r.identity, r.weight) for r in encoding.runs],
+        models=[ModelEntry.of(r.key, r.identity, r.weight) for r in encoding.runs],
         devices=sorted({d for r in encoding.runs for d in r.devices}), batch_size=batch,
         min_batch_size=min(sizes, default=batch), oom_retries=sum(r.oom_retries for r in encoding.runs),
         batch_events=BatchEventCounts.of([e.kind for e in encoding.events]), unique_chunks=encoding.unique,
@@ -245,13 +232,6 @@ def dense_embeddings(context: dg.AssetExecutionContext, chunks: pa.Table, gpu: G
 
 
 # ---------------------------------------------------------------------------- sparse
-SPARSE_SCHEMA = pa.schema([
-    pa.field("chunk_id", pa.string(), nullable=False),
-    pa.field("sparse_indices", pa.list_(pa.int32())),
-    pa.field("sparse_values", pa.list_(pa.float32())),
-    pa.field("sparse_source", pa.string()),
-])
-LEXICAL_FIELDS = [pa.field("lexical_indices", pa.list_(pa.int32())), pa.field("lexical_values", pa.list_(pa.float32()))]
 LEXICAL_ENV = "EMBED_ASSETS_LEXICAL"
 
 
@@ -266,10 +246,6 @@ def _sparse_decision(context: dg.AssetExecutionContext, config: SparseConfig) ->
     tag = context.run.tags.get(SPARSE_CLI_TAG)
     cli = None if tag is None else tag == "enable"
     return resolve_sparse(cli=cli, run_config=config.enable_sparse)
-
-
-def _terms(vector: SparseVector, k: int) -> dict[str, float]:
-    return {str(i): round(float(v), 6) for i, v in vector.top_terms(k)}
 
 
 @dg.asset(
@@ -327,58 +303,17 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
         cache = (SparseCache(paths.cache_folder(context.partition_key), identity.weights_sha256)
                  if identity and model_manager.reuse_cached_vectors else None)
         stats = functools.cache(lambda: lexical.fit(records))  # fitted only if a fallback or lexical needs it
-        sparse_table, result = generate_sharded(generator, records, cache, stats)
-    lexical_stage: LexicalStage | None = None
-    if _lexical_enabled(config):
-        lex_started = time.perf_counter()
-        with child_span("lexical", chunks=len(records)):
-            lexical_columns = lexical.columns(records, stats())
-        params = lexical.params
-        lexical_nnz = pa.compute.list_value_length(lexical_columns[0]).to_numpy(zero_copy_only=False)
-        lexical_stage = LexicalStage(
-            count=len(records), mean_nnz=float(np.mean(lexical_nnz)) if records else 0.0,
-            k1=params.k1, b=params.b, title_boost=params.title_boost, heading_boost=params.heading_boost,
-            latency_ms=(time.perf_counter() - lex_started) * 1000.0)
-    probe = config.probe_query
-    if model is not None:
-        query_vec = rows_to_sparse(model.encode_query([probe], convert_to_tensor=True,
-                                                      convert_to_sparse_tensor=True))[0]
-    else:
-        ids = sorted(set(lexical.token_ids([probe])[0]))
-        query_vec = SparseVector(indices=ids, values=[1.0] * len(ids))
+        sparse_vectors_table, result = generate_sharded(generator, records, cache, stats)
+    lexical_columns, lexical_stage = lexical_output(lexical, records, stats()) if _lexical_enabled(config) \
+        else (None, None)
+    probe_vec = probe_vector(model, lexical, config.probe_query)
     latency = (time.perf_counter() - started) * 1000.0
-    nnz = pa.compute.list_value_length(sparse_table.column("sparse_indices")).to_numpy(zero_copy_only=False)
     counts = result.source_counts
-    stage = SparseStage(
-        count=len(records), sparse_model=model_manager.sparse_model,
-        model=_model_entry("sparse", identity) if identity else None, devices=result.devices, batch_size=batch,
-        min_batch_size=min(result.batch_sizes, default=batch), oom_retries=result.oom_retries,
-        batch_events=BatchEventCounts.of([e.kind for e in result.events]), unique_chunks=result.unique,
-        encoded=result.encoded, encode_ms=result.encode_ms, fallback_used=result.fallback_used,
-        fallback_reason=result.fallback_reason, source_counts=counts,
-        coverage=float(np.mean(nnz > 0)) if len(nnz) else 1.0,
-        mean_nnz=float(np.mean(nnz)) if len(nnz) else 0.0, lexical=lexical_stage, latency_ms=latency,
-    )
-    run = SparseInferenceRun(
-        run_id=str(uuid.uuid4()), sparse_model=model_manager.sparse_model, latency_ms=result.latency_ms,
-        fallback_used=result.fallback_used, query=ProbeQuery(sha256=sha256_hex(probe), length=len(probe)),
-        query_sparse_vector=_terms(query_vec, 128),
-        document_sparse_vectors=[
-            DocumentSparseSample(chunk_id=c.chunk_id, source=s, nnz=v.nnz, terms=_terms(v, SAMPLE_TERMS))
-            for c, v, s in zip(records, sparse_from_columns(*(sparse_table.slice(0, SAMPLE_SIZE).column(name)
-                                                              for name in ("sparse_indices", "sparse_values"))),
-                               result.sources)
-        ],
-        document_sparse_vectors_total=sparse_table.num_rows, document_sparse_vectors_export="fused_vectors.parquet",
-    )
-    columns = {"chunk_id": chunks.column("chunk_id"), "sparse_indices": sparse_table.column("sparse_indices"),
-               "sparse_values": sparse_table.column("sparse_values"),
-               "sparse_source": sparse_table.column("sparse_source")}
-    schema = SPARSE_SCHEMA
-    if lexical_stage is not None:
-        columns["lexical_indices"], columns["lexical_values"] = lexical_columns
-        schema = pa.schema([*SPARSE_SCHEMA, *LEXICAL_FIELDS])
-    table = pa.table(columns, schema=schema)
+    stage, run = sparse_sections(
+        records=records, vectors=sparse_vectors_table, result=result, sparse_model=model_manager.sparse_model,
+        model=ModelEntry.of("sparse", identity) if identity else None, batch_size=batch, lexical=lexical_stage,
+        probe=config.probe_query, probe_vec=probe_vec, latency_ms=latency)
+    table = sparse_table(chunks.column("chunk_id"), sparse_vectors_table, lexical_columns)
     table = with_stage_metadata(table, {
         "enabled": True, "decision": decision.model_dump(mode="json"), "stage": stage.model_dump(mode="json"),
         "sparse_run": run.model_dump(mode="json"), "peak_vram_bytes": result.peak_memory_bytes,
