@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
 from .batching import BatcherFactory, BatchEvent, fixed_batcher_factory, run_on_devices
@@ -240,7 +240,7 @@ def generate_sharded(generator: SparseVectorGenerator, chunks: Sequence[ChunkRec
         combined = fresh
     unique_table = combined.take(pa.array(position, type=pa.int64()))
     if cache is not None:
-        keep = pa.compute.not_equal(unique_table.column("sparse_source"), "metadata")
+        keep = pc.not_equal(unique_table.column("sparse_source"), "metadata")
         cache.save_table(pa.table({"content_hash": pa.array([hashes[i] for i in firsts], type=pa.string())})
                          .filter(keep), unique_table.filter(keep))
     table = unique_table.take(pa.array(inverse, type=pa.int64()))

@@ -10,7 +10,7 @@ from typing import Any
 
 from .compat import FieldChange, schema_errors, structural_changes
 from .exports import MANIFEST_NAME
-from .manifest import SCHEMA_VERSION_DENSE, SCHEMA_VERSION_SPARSE, SCHEMA_VERSIONS, ManifestV40, committed_schema
+from .manifest import SCHEMA_VERSION_DENSE, SCHEMA_VERSION_SPARSE, SCHEMA_VERSIONS, committed_schema
 
 
 def expected_version(manifest: dict[str, Any]) -> str:
@@ -57,9 +57,8 @@ def read_manifest(folder: Path | None) -> dict[str, Any] | None:
     return json.loads(path.read_text("utf-8"))
 
 
-def validate_before_publish(manifest: ManifestV40, previous_folder: Path | None) -> list[str]:
-    """Every reason not to publish ``manifest``; empty when it may be published."""
-    doc = json.loads(manifest.model_dump_json())
+def validate_before_publish(doc: dict[str, Any], previous_folder: Path | None) -> list[str]:
+    """Every reason not to publish the manifest ``doc``; empty when it may be published."""
     problems = version_problems(doc)
     problems += schema_problems(doc, SCHEMA_VERSION_DENSE)
     if doc.get("schema_version") == SCHEMA_VERSION_SPARSE:

@@ -15,7 +15,6 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute
 
 from embed_assets.core.batching import BatchEvent
 from embed_assets.core.cache import SparseCache
@@ -40,6 +39,7 @@ from embed_assets.core.manifest import (
     ToggleDecision,
     VramBudget,
 )
+from embed_assets.core.memory import trim_heap
 from embed_assets.core.models import ModelIdentity, ModelUnavailable
 from embed_assets.core.names import UnsafeCollectionName, validate_collection_name
 from embed_assets.core.records import (
@@ -102,6 +102,7 @@ def traced(name: str) -> Callable[[Callable[..., dg.Output]], Callable[..., dg.O
         def wrapper(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> dg.Output:
             with stage_span(name, context.run_id, context.partition_key) as span:
                 output = fn(context, *args, **kwargs)
+                trim_heap()  # the stage's temporaries are garbage now: give the pages back
                 set_attributes(span, {k.replace("dagster/", ""): v.value if isinstance(v, dg.MetadataValue) else v
                                       for k, v in (output.metadata or {}).items()})
                 return output
@@ -461,7 +462,7 @@ def processing_summary(context: dg.AssetExecutionContext, fused_vectors: pa.Tabl
             total_wall_ms=(time.time() - run_started) * 1000.0,
         )
         manifest_json = manifest.model_dump_json(indent=2)
-        problems = validate_before_publish(manifest, previous)
+        problems = validate_before_publish(json.loads(manifest_json), previous)
         if problems:
             raise dg.Failure(
                 f"manifest of {collection} failed validation; the last good export stays published",
