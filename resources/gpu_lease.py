@@ -85,6 +85,17 @@ def _cuda_available() -> bool:
         return False
 
 
+def _nvml_handle() -> object | None:
+    """NVML's handle of device 0, or None without NVML (no driver, no library)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        return pynvml.nvmlDeviceGetHandleByIndex(0)
+    except Exception:  # noqa: BLE001
+        return None
+
+
 class GpuLeaseResource(dg.ConfigurableResource):
     """VRAM ceiling for every GPU stage (dense, sparse, rerank) on this host."""
 
@@ -158,16 +169,17 @@ class GpuLeaseResource(dg.ConfigurableResource):
         torch.cuda.set_per_process_memory_fraction(min(1.0, self.hard_cap_bytes / total), 0)
         torch.cuda.reset_peak_memory_stats(0)
 
+        nvml_handle = _nvml_handle()  # once per lease, not once per batch
+
         def probe() -> int:
             used = int(torch.cuda.memory_reserved(0))
-            with contextlib.suppress(Exception):  # NVML sees other processes too; degrade quietly without it
+            if nvml_handle is not None:
                 import pynvml
 
-                pynvml.nvmlInit()
-                handle = pynvml.nvmlDeviceGetHandleByIndex(0)
-                for proc in pynvml.nvmlDeviceGetComputeRunningProcesses(handle):
-                    if proc.pid == os.getpid() and proc.usedGpuMemory:
-                        used = max(used, int(proc.usedGpuMemory))
+                with contextlib.suppress(Exception):  # NVML sees the driver's view; degrade quietly
+                    for proc in pynvml.nvmlDeviceGetComputeRunningProcesses(nvml_handle):
+                        if proc.pid == os.getpid() and proc.usedGpuMemory:
+                            used = max(used, int(proc.usedGpuMemory))
             return used
 
         return self._lease(stage, "cuda:0", reserved, "granted", lease_id=lease_id, memory_probe=probe,

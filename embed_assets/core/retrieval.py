@@ -9,6 +9,7 @@ combination of per-query min–max-normalized scores.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,9 +73,14 @@ class ExportIndex:
             raise ValueError(f"the export has no {retriever} vectors; materialize with them enabled")
         return np.asarray((queries @ matrix.T).todense(), dtype=np.float32)
 
+    @functools.cached_property
+    def _documents(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct document ids, and each chunk's position among them (computed once)."""
+        return np.unique(self.doc_ids.astype(str), return_inverse=True)
+
     def doc_scores(self, chunk_scores: np.ndarray, depth: int = DEPTH) -> list[dict[str, float]]:
         """Per query, the best ``depth`` documents scored by their best chunk."""
-        docs, inverse = np.unique(self.doc_ids.astype(str), return_inverse=True)
+        docs, inverse = self._documents
         out = []
         for row in chunk_scores:
             best = np.full(len(docs), -np.inf, dtype=np.float32)
