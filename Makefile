@@ -38,7 +38,7 @@ schemas: setup
 
 # Our stages against the raw library calls, measured in one run; rewrites docs/benchmarks.md.
 bench: setup
-	$(BIN)/python -m embed_assets.benchmark --output docs/benchmarks.md
+	$(BIN)/python -m embed_assets.bench --output docs/benchmarks.md
 
 # Rebuilds the labelled set from the standard library's docstrings and measures every
 # retriever and fusion on it; rewrites docs/retrieval-quality.md.

@@ -1,5 +1,12 @@
-"""Kept for tools that still call setup.py; all metadata lives in pyproject.toml."""
+"""Package discovery; all other metadata lives in pyproject.toml.
 
-from setuptools import setup
+The top-level ``resources/`` folder (the Dagster resources) installs as
+``embed_assets.resources``, so it never shadows a user's own ``resources`` module.
+"""
 
-setup()
+from setuptools import find_packages, setup
+
+setup(
+    packages=[*find_packages(include=["embed_assets", "embed_assets.*"]), "embed_assets.resources"],
+    package_dir={"embed_assets.resources": "resources"},
+)

@@ -1,6 +1,6 @@
 """Dagster resources of embed_assets: GPU leasing and model management."""
 
-from .gpu_lease import GpuLeaseResource, Lease
+from .gpu_lease import GpuLeaseResource
 from .model_manager import DenseModelConfig, ModelManagerResource
 
-__all__ = ["DenseModelConfig", "GpuLeaseResource", "Lease", "ModelManagerResource"]
+__all__ = ["DenseModelConfig", "GpuLeaseResource", "ModelManagerResource"]

@@ -13,67 +13,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-from embed_assets.core.batching import MIN_BATCH, AdaptiveBatcher, BatcherFactory, BatchEvent
-from embed_assets.core.leases import LeaseLedger
-from embed_assets.core.settings import dagster_home
-from embed_assets.core.simulated_gpu import DEVICE as SIMULATED_DEVICE
-from embed_assets.core.simulated_gpu import simulated_gpu_from_env
+from embed_assets.core.devices.lease import Lease
+from embed_assets.core.devices.leases import LeaseLedger
+from embed_assets.core.devices.simulated import DEVICE as SIMULATED_DEVICE
+from embed_assets.core.devices.simulated import SimulatedGpu, simulated_gpu
+from embed_assets.core.settings import get_settings
 
 GB = 1024**3
 log = logging.getLogger(__name__)
-
-
-def _nothing() -> None:
-    return None
-
-
-@dataclass
-class Lease:
-    stage: str
-    device: str
-    reserved_bytes: int
-    hard_cap_bytes: int
-    soft_limit_bytes: int
-    reason: str
-    lease_id: str | None = None
-    memory_probe: Callable[[], int | None] = field(default=_nothing)
-    clear_cache: Callable[[], None] = field(default=_nothing)
-    before_batch: Callable[[str, int, int], None] | None = None
-    """Called with (device, batch size, tokens) before each batch; the simulated device uses it."""
-
-    @property
-    def is_gpu(self) -> bool:
-        return self.device != "cpu"
-
-    def devices(self) -> list[str]:
-        """The device chain a stage walks: the leased GPU first, then the CPU."""
-        return [self.device, "cpu"] if self.is_gpu else ["cpu"]
-
-    @staticmethod
-    def torch_device(device: str) -> str:
-        """Where tensors go for ``device``: the simulated GPU computes on the CPU."""
-        return "cpu" if device == SIMULATED_DEVICE else device
-
-    def batcher_factory(self, batch_size: int, min_batch: int = MIN_BATCH,
-                        token_budget: int | None = None) -> BatcherFactory:
-        def make(stage: str, device: str, on_event: Callable[[BatchEvent], None]) -> AdaptiveBatcher:
-            on_gpu = device == self.device and self.is_gpu
-            return AdaptiveBatcher(
-                stage, device, batch_size, min_batch=min_batch,
-                soft_limit_bytes=self.soft_limit_bytes if on_gpu else None,
-                memory_probe=self.memory_probe if on_gpu else None,
-                clear_cache=self.clear_cache if on_gpu else None,
-                on_event=on_event, token_budget=token_budget,
-            )
-
-        return make
 
 
 def _cuda_available() -> bool:
@@ -103,7 +56,8 @@ class GpuLeaseResource(dg.ConfigurableResource):
     soft_limit_gb: float = Field(default=10.0, gt=0, description="Above this measured usage batches are halved.")
     device: str = Field(default="auto", description="'auto' (a GPU when present), 'cpu' or 'cuda'.")
     simulated: str | None = Field(default=None, description="Simulated GPU spec; default $EMBED_ASSETS_SIMULATED_GPU.")
-    ledger_dir: str | None = Field(default=None, description="Folder of the host-wide lease ledger.")
+    ledger_dir: str | None = Field(default=None, description="Folder of the host-wide lease ledger; default "
+                                                             "$DAGSTER_HOME/gpu_leases.")
     wait_timeout_s: float = Field(default=30.0, ge=0, description="How long to wait for room before using the CPU.")
 
     @property
@@ -114,17 +68,22 @@ class GpuLeaseResource(dg.ConfigurableResource):
     def soft_limit_bytes(self) -> int:
         return int(min(self.soft_limit_gb, self.hard_cap_gb) * GB)
 
+    def simulated_device(self) -> SimulatedGpu | None:
+        spec = self.simulated if self.simulated is not None else get_settings().simulated_gpu
+        return simulated_gpu(spec, self.hard_cap_bytes)
+
     @property
     def device_kind(self) -> str:
         """What a GPU lease would grant here: 'simulated', 'cuda' or 'cpu'."""
         if self.device == "cpu":
             return "cpu"
-        if simulated_gpu_from_env(self.hard_cap_bytes, self.simulated) is not None:
+        if self.simulated_device() is not None:
             return "simulated"
         return "cuda" if _cuda_available() else "cpu"
 
     def ledger(self) -> LeaseLedger:
-        return LeaseLedger(Path(self.ledger_dir) if self.ledger_dir else dagster_home() / "gpu_leases")
+        folder = Path(self.ledger_dir) if self.ledger_dir else get_settings().resolved_dagster_home / "gpu_leases"
+        return LeaseLedger(folder)
 
     def _lease(self, stage: str, device: str, reserved: int, reason: str, **hooks: object) -> Lease:
         return Lease(stage=stage, device=device, reserved_bytes=reserved, hard_cap_bytes=self.hard_cap_bytes,
@@ -150,7 +109,7 @@ class GpuLeaseResource(dg.ConfigurableResource):
             return
         try:
             if kind == "simulated":
-                sim = simulated_gpu_from_env(self.hard_cap_bytes, self.simulated)
+                sim = self.simulated_device()
                 assert sim is not None
                 sim.reset_calls(stage)
                 yield self._lease(stage, device, reserved, "granted (simulated device)", lease_id=entry.lease_id,

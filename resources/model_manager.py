@@ -1,5 +1,6 @@
-"""``ModelManagerResource``: loads each model once per process, keeps sparse models
-on the CPU, and moves a model to a GPU only for the span of a lease."""
+"""``ModelManagerResource``: loads each model once per process, keeps sparse models on the
+CPU, moves a model to a GPU only for the span of a lease, and hands the stages typed
+objects: loaded dense models, a :class:`SparseModelChoice`, tokenizer limits, stage settings."""
 
 from __future__ import annotations
 
@@ -7,35 +8,38 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from embed_assets.core.dense import Aggregation, DenseModelSpec, LoadedDenseModel
-from embed_assets.core.models import (
-    DEFAULT_DENSE_MODEL,
-    DEFAULT_SPARSE_MODEL,
+from embed_assets.core.devices.lease import Lease, place
+from embed_assets.core.encode.dense import DenseModelSpec, LoadedDenseModel
+from embed_assets.core.encode.ensemble import Aggregation
+from embed_assets.core.encode.models import (
     ModelIdentity,
     ModelUnavailable,
     ResolvedModel,
+    SparseModelChoice,
     load_dense_model,
     load_sparse_model,
-    load_tokenizer,
     max_content_tokens,
     model_dimension,
     resolve_model,
     weights_fingerprint,
 )
-from embed_assets.core.retrieval import QueryEncoder
-
-from .gpu_lease import Lease
+from embed_assets.core.ingest.chunking import TokenLimit
+from embed_assets.core.retrieval.query import QueryEncoder
+from embed_assets.core.settings import DEFAULT_DENSE_MODEL, DEFAULT_SPARSE_MODEL
+from embed_assets.core.stages.dense import DenseSettings
+from embed_assets.core.stages.sparse import SparseSettings
+from embed_assets.core.telemetry import child_span
 
 log = logging.getLogger(__name__)
 
 # Per-process caches: Dagster builds a resource per step, the models outlive it.
 _MODELS: dict[tuple[str, str], Any] = {}
-_TOKENIZERS: dict[str, Any] = {}
 _LOCK = threading.RLock()
 
 
@@ -49,7 +53,7 @@ def _quiet_transformers() -> None:
 
 class DenseModelConfig(dg.Config):
     ref: str = Field(default=DEFAULT_DENSE_MODEL, description="Packaged alias, local folder or hub id.")
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
 
 
 class ModelManagerResource(dg.ConfigurableResource):
@@ -94,18 +98,21 @@ class ModelManagerResource(dg.ConfigurableResource):
                 _MODELS[key] = loader(resolved, "cpu")
             return _MODELS[key]
 
-    def identity(self, resolved: ResolvedModel, model: Any) -> ModelIdentity:
+    @staticmethod
+    def identity(resolved: ResolvedModel, model: Any) -> ModelIdentity:
         return ModelIdentity(name=resolved.ref, source=resolved.source, revision=resolved.revision,
                              weights_sha256=weights_fingerprint(resolved.location),
                              dim=model_dimension(model), max_seq_length=int(model.max_seq_length))
 
+    # -- what the stages receive -------------------------------------------------
     def load_dense(self) -> list[LoadedDenseModel]:
         loaded = []
-        for spec in self.dense_specs():
-            resolved = resolve_model(spec.ref)
-            model = self._load("dense", resolved)
-            loaded.append(LoadedDenseModel(spec=spec, identity=self.identity(resolved, model),
-                                           model_for=lambda device, _m=model: place(_m, device)))
+        with child_span("model_load", stage="dense", models=len(self.dense_models)):
+            for spec in self.dense_specs():
+                resolved = resolve_model(spec.ref)
+                model = self._load("dense", resolved)
+                loaded.append(LoadedDenseModel(spec=spec, identity=self.identity(resolved, model),
+                                               model_for=lambda device, _m=model: place(_m, device)))
         return loaded
 
     def load_sparse(self) -> tuple[Any, ModelIdentity]:
@@ -114,40 +121,51 @@ class ModelManagerResource(dg.ConfigurableResource):
         model = self._load("sparse", resolved)
         return model, self.identity(resolved, model)
 
-    def tokenizer(self, ref: str) -> Any:
-        resolved = resolve_model(ref)
-        with _LOCK:
-            if resolved.location not in _TOKENIZERS:
-                _quiet_transformers()
-                _TOKENIZERS[resolved.location] = load_tokenizer(resolved)
-            return _TOKENIZERS[resolved.location]
+    def choose_sparse(self) -> SparseModelChoice:
+        """The sparse model, or — when it cannot load — the primary dense model's tokenizer,
+        so metadata-derived vectors can stand in, with the reason."""
+        try:
+            with child_span("model_load", stage="sparse"):  # the span records a failure's type
+                model, identity = self.load_sparse()
+        except ModelUnavailable as exc:
+            return SparseModelChoice(ref=self.sparse_model, model=None, identity=None,
+                                     tokenizer=self.dense_token_limits()[0].tokenizer,
+                                     unavailable_reason=f"sparse model unavailable: {exc}")
+        return SparseModelChoice(ref=self.sparse_model, model=model, identity=identity, tokenizer=model.tokenizer)
 
-    def dense_token_limits(self) -> list[tuple[str, Any, int]]:
-        """(ref, tokenizer, content-token limit) for every dense model, primary first."""
+    def dense_token_limits(self) -> list[TokenLimit]:
+        """Every dense model's tokenizer and content-token limit, primary first."""
         out = []
         for spec in self.dense_specs():
-            resolved = resolve_model(spec.ref)
-            model = self._load("dense", resolved)
-            out.append((spec.ref, model.tokenizer, max_content_tokens(model)))
+            model = self._load("dense", resolve_model(spec.ref))
+            out.append(TokenLimit(name=spec.ref, tokenizer=model.tokenizer, max_tokens=max_content_tokens(model)))
         return out
 
-    def sparse_token_limit(self) -> tuple[str, Any, int] | None:
-        try:
+    def token_limits(self) -> list[TokenLimit]:
+        """The limits chunking must respect: every dense model's, and the sparse model's when it loads."""
+        limits = self.dense_token_limits()
+        with contextlib.suppress(ModelUnavailable):
             model, _ = self.load_sparse()
-        except ModelUnavailable:
-            return None
-        return self.sparse_model, model.tokenizer, max_content_tokens(model)
+            limits.append(TokenLimit(name=self.sparse_model, tokenizer=model.tokenizer,
+                                     max_tokens=max_content_tokens(model)))
+        return limits
+
+    def dense_settings(self, cache_dir: Path) -> DenseSettings:
+        return DenseSettings(batch_size=self.dense_batch_size, token_budget=self.dense_token_budget,
+                             aggregation=self.aggregation_method,
+                             cache_dir=cache_dir if self.reuse_cached_vectors else None)
+
+    def sparse_settings(self, cache_dir: Path, *, lexical: bool, probe_query: str) -> SparseSettings:
+        return SparseSettings(batch_size=self.sparse_batch_size, token_budget=self.sparse_token_budget,
+                              lexical=lexical, probe_query=probe_query,
+                              cache_dir=cache_dir if self.reuse_cached_vectors else None)
 
     def query_encoder(self) -> QueryEncoder:
         """Encodes queries as this configuration encodes chunks (SPLADE when it loads)."""
         dense = self.load_dense()
-        try:
-            splade, _ = self.load_sparse()
-            tokenizer = splade.tokenizer
-        except ModelUnavailable:
-            splade, tokenizer = None, dense[0].model_for("cpu").tokenizer
+        choice = self.choose_sparse()
         return QueryEncoder([d.model_for("cpu") for d in dense], [d.spec.weight for d in dense],
-                            self.aggregation_method, splade, tokenizer)
+                            self.aggregation_method, choice.model, choice.tokenizer)
 
     @contextlib.contextmanager
     def on_lease(self, models: list[Any], lease: Lease) -> Iterator[None]:
@@ -160,13 +178,3 @@ class ModelManagerResource(dg.ConfigurableResource):
                 for model in models:
                     place(model, "cpu")
                 lease.clear_cache()
-
-
-def place(model: Any, device: str) -> Any:
-    """Move ``model`` to ``device`` when it is elsewhere (the simulated GPU computes on the CPU)."""
-    target = Lease.torch_device(device)
-    current = str(getattr(model, "device", "cpu"))
-    if current != target and not (target == "cpu" and current.startswith("cpu")):
-        model.to(target)
-    return model
-

@@ -1,57 +1,143 @@
-"""Where things live by default: the project home, the data root and the Dagster home.
+"""The one place that reads the environment.
 
-Every default can be overridden by an environment variable, and the CLI overrides
-them again with flags.
+Every ``EMBED_ASSETS_*`` variable (and ``DAGSTER_HOME``, ``OTEL_TRACES_EXPORTER``) is
+parsed and validated here, once, into :class:`Settings`; everything else receives
+values. Where things live by default: the project home, the data root under it, the
+exports and intermediate storage under the data root, and the Dagster home.
 """
 
 from __future__ import annotations
 
-import os
+import math
 from pathlib import Path
+from typing import Any, Literal
 
-HOME_ENV = "EMBED_ASSETS_HOME"
-DATA_ROOT_ENV = "EMBED_ASSETS_DATA_ROOT"
-EXPORT_ROOT_ENV = "EMBED_ASSETS_EXPORT_ROOT"
+from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-def project_home() -> Path:
-    """The folder that holds the embedded defaults.
-
-    ``$EMBED_ASSETS_HOME`` when set; else the source checkout this package lives in
-    (the folder with ``pyproject.toml``); else the current directory.
-    """
-    env = os.environ.get(HOME_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").is_file() and (checkout / "embed_assets").is_dir():
-        return checkout
-    return Path.cwd().resolve()
+DEFAULT_DENSE_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_SPARSE_MODEL = "splade-tiny"
+_CHECKOUT = Path(__file__).resolve().parents[2]
+_TRUE = {"1", "true", "yes", "on", "enable", "enabled"}
+_FALSE = {"0", "false", "no", "off", "disable", "disabled"}
 
 
-def data_root() -> Path:
-    """The data root: ``collections/`` below it holds one folder per collection."""
-    env = os.environ.get(DATA_ROOT_ENV)
-    return Path(env).expanduser().resolve() if env else project_home() / "data"
+def parse_flag(value: str, where: str) -> bool:
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise ValueError(f"{where}={value!r} is not a switch; use one of {sorted(_TRUE | _FALSE)}")
 
 
-def collections_dir(root: Path | None = None) -> Path:
-    return (root or data_root()) / "collections"
+class DenseModelRef(BaseModel):
+    """One member of the dense ensemble as configured: a model reference and its weight."""
+
+    ref: str = Field(default=DEFAULT_DENSE_MODEL, min_length=1)
+    weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
 
 
-def export_root(root: Path | None = None) -> Path:
-    env = os.environ.get(EXPORT_ROOT_ENV)
-    if env and root is None:
-        return Path(env).expanduser().resolve()
-    return (root or data_root()) / "exports"
+def parse_dense_models(raw: str) -> list[DenseModelRef]:
+    """``"ref[:weight],ref[:weight]"``; default: the packaged MiniLM. A suffix after the last
+    colon that reads as a number is the weight and must be finite and positive."""
+    out = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        ref, sep, weight = item.rpartition(":")
+        try:
+            value = float(weight) if sep else None
+        except ValueError:  # a colon that is part of the reference, not a weight
+            value = None
+        if value is None:
+            out.append(DenseModelRef(ref=item))
+            continue
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"dense model {ref!r}: weight {weight!r} must be a finite number above 0")
+        out.append(DenseModelRef(ref=ref, weight=value))
+    return out or [DenseModelRef()]
 
 
-def storage_root(root: Path | None = None) -> Path:
+class Settings(BaseSettings):
+    """``EMBED_ASSETS_<FIELD>`` for every field unless another variable is named."""
+
+    model_config = SettingsConfigDict(env_prefix="EMBED_ASSETS_", extra="ignore", populate_by_name=True)
+
+    home: Path | None = Field(default=None, description="Folder of the embedded defaults (data/, .dagster/).")
+    data_root: Path | None = Field(default=None, description="Folder holding collections/; default <home>/data.")
+    export_root: Path | None = Field(default=None, description="Where exports land; default <data_root>/exports.")
+    sparse: bool | None = Field(default=None, description="Sparse stage on/off (ranked below CLI and run config).")
+    lexical: bool | None = Field(default=None, description="Also export lexical vectors (unset: off).")
+    dense_models: str = Field(default="", description='The dense ensemble: "ref[:weight],ref[:weight]".')
+    sparse_model: str = Field(default=DEFAULT_SPARSE_MODEL, min_length=1)
+    simulated_gpu: str = Field(default="", description="Spec of the simulated GPU device; empty: none.")
+    executor: Literal["in_process", "multiprocess"] = "in_process"
+    dagster_home: Path | None = Field(default=None, validation_alias=AliasChoices("DAGSTER_HOME"))
+    otel_traces_exporter: Literal["", "none", "console", "otlp"] = Field(
+        default="", validation_alias=AliasChoices("OTEL_TRACES_EXPORTER"))
+    otel_service_name: str = Field(default="embed_assets", validation_alias=AliasChoices("OTEL_SERVICE_NAME"))
+
+    @field_validator("sparse", "lexical", mode="before")
+    @classmethod
+    def _switch(cls, value: Any, info: Any) -> Any:
+        if isinstance(value, str):
+            return parse_flag(value, f"EMBED_ASSETS_{info.field_name.upper()}") if value.strip() else None
+        return value
+
+    @field_validator("otel_traces_exporter", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("dense_models")
+    @classmethod
+    def _dense_models_parse(cls, value: str) -> str:
+        parse_dense_models(value)
+        return value
+
+    @property
+    def dense_model_refs(self) -> list[DenseModelRef]:
+        return parse_dense_models(self.dense_models)
+
+    @property
+    def project_home(self) -> Path:
+        """``home`` when set; else the source checkout this package lives in (the folder with
+        ``pyproject.toml``); else the current directory."""
+        if self.home is not None:
+            return self.home.expanduser().resolve()
+        if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "embed_assets").is_dir():
+            return _CHECKOUT
+        return Path.cwd().resolve()
+
+    @property
+    def resolved_data_root(self) -> Path:
+        return self.data_root.expanduser().resolve() if self.data_root else self.project_home / "data"
+
+    def export_root_for(self, data_root: Path | None = None) -> Path:
+        """The export root: ``export_root`` when set and no other data root is asked for."""
+        if self.export_root is not None and data_root is None:
+            return self.export_root.expanduser().resolve()
+        return (data_root or self.resolved_data_root) / "exports"
+
+    @property
+    def resolved_dagster_home(self) -> Path:
+        """``$DAGSTER_HOME`` when set, else the embedded SQLite instance under the project."""
+        return self.dagster_home.expanduser().resolve() if self.dagster_home else self.project_home / ".dagster"
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """The environment as it is now (read on every call, so a changed variable is seen)."""
+    return Settings(**overrides)
+
+
+def collections_dir(data_root: Path) -> Path:
+    return data_root / "collections"
+
+
+def storage_root(data_root: Path) -> Path:
     """Where the IO manager keeps each asset's Parquet output between steps."""
-    return (root or data_root()) / "storage"
+    return data_root / "storage"
 
 
-def dagster_home() -> Path:
-    """``$DAGSTER_HOME`` when set, else the embedded SQLite instance under the project."""
-    env = os.environ.get("DAGSTER_HOME")
-    return Path(env).expanduser().resolve() if env else project_home() / ".dagster"
+def cache_root(data_root: Path) -> Path:
+    """Where the embedding caches live, one folder per collection."""
+    return data_root / "cache"

@@ -7,25 +7,23 @@ id so that children can name it as parent before it exists). Inside each asset s
 child spans cover model loads, batches, fallbacks and exports. Attributes are ids,
 counts, devices, batch sizes, latencies and VRAM figures: never chunk text.
 
-``configure_from_env()`` installs the SDK when ``OTEL_TRACES_EXPORTER`` is ``console``
-or ``otlp`` (the OTLP exporter package must be installed for the latter).
+``configure(exporter)`` installs the SDK when the exporter (``OTEL_TRACES_EXPORTER``, read
+by the settings) is ``console`` or ``otlp`` (the OTLP exporter package must be installed
+for the latter).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
+import hashlib
 import uuid
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .batching import BatchEvent
 
 tracer = trace.get_tracer("embed_assets")
 AttributeValue = str | bool | int | float
@@ -33,8 +31,12 @@ _FORCED_IDS: ContextVar[tuple[int, int] | None] = ContextVar("embed_assets_force
 
 
 def run_ids(run_id: str) -> tuple[int, int]:
-    """(trace id, run span id) derived from a Dagster run id."""
-    hex_id = uuid.UUID(run_id).hex
+    """(trace id, run span id) derived from a Dagster run id (hashed when it is not a UUID,
+    as for a directly invoked asset)."""
+    try:
+        hex_id = uuid.UUID(run_id).hex
+    except ValueError:
+        hex_id = hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:32]
     return int(hex_id, 16), int(hex_id[16:], 16) or 1
 
 
@@ -62,9 +64,8 @@ def id_generator() -> Any:
     return RunAwareIdGenerator()
 
 
-def configure_from_env() -> bool:
-    """Install an SDK tracer provider from ``OTEL_*`` settings; False when none asks for one."""
-    exporter_name = os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+def configure(exporter_name: str, service: str = "embed_assets") -> bool:
+    """Install an SDK tracer provider for ``exporter_name``; False when none is asked for."""
     if exporter_name in ("", "none"):
         return False
     from opentelemetry.sdk.resources import Resource
@@ -79,7 +80,6 @@ def configure_from_env() -> bool:
         exporter = OTLPSpanExporter()
     else:
         raise ValueError(f"OTEL_TRACES_EXPORTER={exporter_name!r}: use console, otlp or none")
-    service = os.environ.get("OTEL_SERVICE_NAME", "embed_assets")
     provider = TracerProvider(resource=Resource.create({"service.name": service}), id_generator=id_generator())
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
@@ -132,14 +132,6 @@ def set_attributes(span: trace.Span, values: Mapping[str, Any]) -> None:
             span.set_attribute(key if key.startswith(("embed_assets.", "dagster.")) else f"embed_assets.{key}", value)
 
 
-def record_batch_event(event: BatchEvent) -> None:
-    """A batch-size change, soft-limit exceedance or fallback, as an event on the current span."""
-    attrs: dict[str, AttributeValue] = {
-        "stage": event.stage, "device": event.device, "old_batch_size": event.old_batch_size,
-        "new_batch_size": event.new_batch_size, "position": event.position,
-    }
-    if event.memory_used_bytes is not None:
-        attrs["vram_used_bytes"] = event.memory_used_bytes
-    if event.soft_limit_bytes is not None:
-        attrs["vram_soft_limit_bytes"] = event.soft_limit_bytes
-    trace.get_current_span().add_event(f"batch.{event.kind}", attributes=attrs)
+def add_span_event(name: str, attributes: Mapping[str, AttributeValue]) -> None:
+    """An event on the current span (a no-op without an SDK)."""
+    trace.get_current_span().add_event(name, attributes=dict(attributes))

@@ -1,89 +1,63 @@
-"""The code location: ``dagster dev -w workspace.yaml`` loads ``defs`` from here."""
+"""The code location: ``dagster dev -w workspace.yaml`` loads ``defs`` from here. It only
+composes: assets, checks, the job, the sensor, and resources configured from the settings."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 
-from embed_assets.core import settings
-from embed_assets.core.models import DEFAULT_SPARSE_MODEL
-from embed_assets.core.telemetry import configure_from_env
-from resources import DenseModelConfig, GpuLeaseResource, ModelManagerResource
+from embed_assets.core.settings import Settings, get_settings, storage_root
+from embed_assets.core.telemetry import configure
+from embed_assets.resources import DenseModelConfig, GpuLeaseResource, ModelManagerResource
 
 from .assets import ALL_ASSETS
 from .checks import ALL_CHECKS
 from .io_manager import ParquetIOManager
-from .partitions import collections_partitions
-from .resources import PathsResource, QualityGatesResource
+from .jobs import JOB_NAME, embed_collections_job
+from .resources import FeaturesResource, PathsResource, QualityGatesResource
 from .sensors import collection_folders_sensor
 
-JOB_NAME = "embed_collections"
-
-embed_collections_job = dg.define_asset_job(
-    JOB_NAME,
-    selection=dg.AssetSelection.assets(*ALL_ASSETS),
-    partitions_def=collections_partitions,
-    description="Materialize every asset of a collection, with its checks.",
-)
-
-
-def _dense_models_from_env() -> list[DenseModelConfig]:
-    """``EMBED_ASSETS_DENSE_MODELS="ref[:weight],ref[:weight]"``; default: the packaged MiniLM."""
-    raw = os.environ.get("EMBED_ASSETS_DENSE_MODELS", "").strip()
-    if not raw:
-        return [DenseModelConfig()]
-    out = []
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        ref, sep, weight = item.rpartition(":")
-        try:
-            out.append(DenseModelConfig(ref=ref, weight=float(weight)) if sep else DenseModelConfig(ref=item))
-        except ValueError:  # a colon that is part of the reference, not a weight
-            out.append(DenseModelConfig(ref=item))
-    return out
+__all__ = ["JOB_NAME", "build_definitions", "build_resources", "defs"]
 
 
 def build_resources(data_root: Path | None = None, export_root: Path | None = None,
                     model_manager: ModelManagerResource | None = None,
                     gates: QualityGatesResource | None = None,
-                    gpu: GpuLeaseResource | None = None) -> dict[str, object]:
-    root = (data_root or settings.data_root()).resolve()
-    exports = export_root or (settings.export_root() if data_root is None else None)
+                    gpu: GpuLeaseResource | None = None, settings: Settings | None = None) -> dict[str, object]:
+    settings = settings or get_settings()
+    root = (data_root or settings.resolved_data_root).resolve()
+    exports = export_root or (settings.export_root_for() if data_root is None else None)
     return {
         "paths": PathsResource(data_root=str(root), export_root=str(exports) if exports else None),
-        "io_manager": ParquetIOManager(base_dir=str(settings.storage_root(root))),
+        "io_manager": ParquetIOManager(base_dir=str(storage_root(root))),
         "model_manager": model_manager or ModelManagerResource(
-            dense_models=_dense_models_from_env(),
-            sparse_model=os.environ.get("EMBED_ASSETS_SPARSE_MODEL", DEFAULT_SPARSE_MODEL),
-        ),
-        "gpu": gpu or GpuLeaseResource(),
+            dense_models=[DenseModelConfig(ref=m.ref, weight=m.weight) for m in settings.dense_model_refs],
+            sparse_model=settings.sparse_model),
+        "gpu": gpu or GpuLeaseResource(simulated=settings.simulated_gpu),
         "gates": gates or QualityGatesResource(),
+        "features": FeaturesResource(sparse=settings.sparse, lexical=settings.lexical),
     }
 
 
-def default_executor() -> dg.ExecutorDefinition:
+def default_executor(settings: Settings) -> dg.ExecutorDefinition:
     """In-process by default: the graph is a chain, and one process loads each model once.
     ``EMBED_ASSETS_EXECUTOR=multiprocess`` runs each step in its own process; on a cluster,
     swap in the Kubernetes or Celery executor — the definitions stay the same."""
-    choice = os.environ.get("EMBED_ASSETS_EXECUTOR", "in_process")
-    if choice == "multiprocess":
-        return dg.multiprocess_executor
-    if choice != "in_process":
-        raise ValueError(f"EMBED_ASSETS_EXECUTOR={choice!r}: use 'in_process' or 'multiprocess'")
-    return dg.in_process_executor
+    return dg.multiprocess_executor if settings.executor == "multiprocess" else dg.in_process_executor
 
 
 def build_definitions(**kwargs: object) -> dg.Definitions:
+    settings = get_settings()
     return dg.Definitions(
-        executor=default_executor(),
+        executor=default_executor(settings),
         assets=ALL_ASSETS,
         asset_checks=ALL_CHECKS,
         jobs=[embed_collections_job],
         sensors=[collection_folders_sensor],
-        resources=build_resources(**kwargs),  # type: ignore[arg-type]
+        resources=build_resources(settings=settings, **kwargs),  # type: ignore[arg-type]
     )
 
 
-configure_from_env()
+configure(get_settings().otel_traces_exporter, get_settings().otel_service_name)
 defs = build_definitions()

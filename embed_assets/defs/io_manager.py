@@ -1,8 +1,8 @@
 """Stores every asset's partition as one Parquet file, written atomically.
 
 Nothing is pickled: a stored output is an Arrow table readable by pandas or pyarrow.
-An input declared with ``metadata={"embed_assets/load": "stage"}`` loads only the
-stage section from the file's schema metadata, not the rows.
+An input declared with ``metadata=LOAD_ENVELOPE`` loads only the stage's typed envelope
+from the file's schema metadata, not the rows.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from embed_assets.core.records import stage_metadata
-from embed_assets.core.storage import atomic_write_parquet
+from embed_assets.core.manifest.envelopes import read_any_envelope
+from embed_assets.core.storage.files import atomic_write_parquet
 
 LOAD_KEY = "embed_assets/load"
-LOAD_STAGE = {LOAD_KEY: "stage"}
+LOAD_ENVELOPE = {LOAD_KEY: "envelope"}
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -42,6 +42,6 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if not path.exists():
             raise dg.Failure(f"{context.asset_key.to_user_string()} has no stored output for "
                              f"partition {path.stem!r}; materialize it first")
-        if (context.definition_metadata or {}).get(LOAD_KEY) == "stage":
-            return stage_metadata(pq.read_schema(path))
+        if (context.definition_metadata or {}).get(LOAD_KEY) == "envelope":
+            return read_any_envelope(pq.read_schema(path))
         return pq.read_table(path)

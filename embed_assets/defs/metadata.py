@@ -1,5 +1,5 @@
-"""Dagster metadata for typed lineage: column schemas, column lineage, and the models
-and settings behind a partition, as tables and markdown in the UI."""
+"""Dagster metadata for typed lineage: column schemas, column lineage, each stage's
+figures, and the models and settings behind a partition, as tables and markdown in the UI."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
+
+from embed_assets.core.manifest.envelopes import ChunksEnvelope, DenseEnvelope, FusionEnvelope, SparseEnvelope
 
 COLUMN_DESCRIPTIONS = {
     "chunk_id": "Stable id: same text in the same place of the same document, same id.",
@@ -110,3 +112,51 @@ def settings_markdown(manifest: dict[str, Any]) -> dg.MetadataValue:
         lines.insert(4, f"| sparse model | {sp['sparse_model']}, batch {sp['batch_size']} (min {sp['min_batch_size']}) "
                         f"on {', '.join(sp['devices'])}; sources {sp['source_counts']} |")
     return dg.MetadataValue.md("\n".join(lines))
+
+
+def rate(count: int, latency_ms: float) -> float:
+    return count / (latency_ms / 1000.0) if latency_ms else 0.0
+
+
+def chunks_metadata(table: pa.Table, envelope: ChunksEnvelope) -> dict[str, Any]:
+    docs = envelope.stage.documents
+    return {**table_metadata(table), "documents_seen": docs.seen, "documents_embedded": docs.embedded,
+            "documents_skipped": docs.skipped, "skipped_by_reason": dg.MetadataValue.json(docs.skipped_by_reason),
+            "tokens_total": envelope.stage.tokens_total, "latency_ms": round(envelope.stage.latency_ms, 1)}
+
+
+def dense_metadata(table: pa.Table, envelope: DenseEnvelope) -> dict[str, Any]:
+    st = envelope.stage
+    return {**table_metadata(table), "dim": st.dim, "models": ", ".join(m.key for m in st.models),
+            "devices": ", ".join(st.devices), "chunks_per_s": round(rate(st.count, st.latency_ms), 2),
+            "latency_ms": round(st.latency_ms, 1), "batch_size_min": st.min_batch_size, "oom_retries": st.oom_retries,
+            "peak_vram_bytes": envelope.peak_vram_bytes, "encoded": st.encoded, "unique_chunks": st.unique_chunks}
+
+
+def sparse_metadata(table: pa.Table, envelope: SparseEnvelope) -> dict[str, Any]:
+    common = {**table_metadata(table), "enabled": envelope.enabled, "decided_by": envelope.decision.decided_by}
+    st = envelope.stage
+    if not envelope.enabled or st is None:
+        return common
+    return {**common, "fallback_used": st.fallback_used, "source_counts": dg.MetadataValue.json(st.source_counts),
+            "coverage": round(st.coverage, 4), "mean_nnz": round(st.mean_nnz, 1),
+            "chunks_per_s": round(rate(st.count, st.latency_ms), 2), "latency_ms": round(st.latency_ms, 1),
+            "oom_retries": st.oom_retries}
+
+
+def fused_metadata(table: pa.Table, envelope: FusionEnvelope) -> dict[str, Any]:
+    return {**table_metadata(table), "mode": envelope.stage.mode, "alpha": envelope.stage.alpha,
+            "dagster/column_lineage": fused_column_lineage(table.column_names)}
+
+
+def summary_metadata(table: pa.Table, manifest: dict[str, Any], export_dir: str, export_version: str) -> dict[str, Any]:
+    chunks = manifest["stages"]["chunks"]
+    sparse = manifest["activation"]["sparse"]
+    return {
+        **table_metadata(table), "schema_version": manifest["schema_version"], "models": models_table(manifest),
+        "settings": settings_markdown(manifest), "export_dir": dg.MetadataValue.path(export_dir),
+        "export_version": export_version, "documents_seen": chunks["documents"]["seen"],
+        "documents_skipped": chunks["documents"]["skipped"], "chunks": chunks["count"],
+        "sparse": f"{'on' if sparse['enabled'] else 'off'} (decided by {sparse['decided_by']})",
+        "total_wall_ms": round(manifest["performance"]["total_wall_ms"], 1),
+    }

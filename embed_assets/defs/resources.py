@@ -1,4 +1,5 @@
-"""Resources that are plain settings: where data lives and the regression-gate thresholds."""
+"""Resources that are plain settings: where data lives, the regression-gate thresholds,
+and the feature switches taken from the environment."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from embed_assets.core import settings
+from embed_assets.core.settings import cache_root, collections_dir, storage_root
 
 
 class PathsResource(dg.ConfigurableResource):
@@ -20,18 +21,30 @@ class PathsResource(dg.ConfigurableResource):
 
     @property
     def collections(self) -> Path:
-        return settings.collections_dir(self.root)
+        return collections_dir(self.root)
 
     @property
     def exports(self) -> Path:
-        return Path(self.export_root) if self.export_root else settings.export_root(self.root)
+        return Path(self.export_root) if self.export_root else self.root / "exports"
+
+    @property
+    def storage(self) -> Path:
+        return storage_root(self.root)
 
     def collection_folder(self, collection: str) -> Path:
         return self.collections / collection
 
     def cache_folder(self, collection: str) -> Path:
         """The embedding cache of a collection (vectors keyed by model weights and content hash)."""
-        return self.root / "cache" / collection
+        return cache_root(self.root) / collection
+
+
+class FeaturesResource(dg.ConfigurableResource):
+    """Switches from the environment (``EMBED_ASSETS_SPARSE``, ``EMBED_ASSETS_LEXICAL``); the
+    sparse toggle ranks them below the CLI flag and run config."""
+
+    sparse: bool | None = Field(default=None, description="Sparse stage on/off from the environment (unset: none).")
+    lexical: bool | None = Field(default=None, description="Lexical vectors from the environment (unset: off).")
 
 
 class QualityGatesResource(dg.ConfigurableResource):

@@ -1,31 +1,11 @@
 """A sensor that turns new collection folders into partitions."""
 
-
-from pathlib import Path
-
 import dagster as dg
 
-from embed_assets.core.names import collection_name_problems
+from embed_assets.core.ingest.discovery import discover_collections
 
 from .partitions import COLLECTIONS, collections_partitions
 from .resources import PathsResource
-
-
-def discover_collections(folder: Path) -> tuple[list[str], dict[str, list[str]]]:
-    """Safe collection folder names, and the unsafe ones with their problems."""
-    safe: list[str] = []
-    refused: dict[str, list[str]] = {}
-    if not folder.is_dir():
-        return safe, refused
-    for entry in sorted(folder.iterdir()):
-        if not entry.is_dir() or entry.name.startswith("."):
-            continue
-        problems = collection_name_problems(entry.name)
-        if problems:
-            refused[entry.name] = problems
-        else:
-            safe.append(entry.name)
-    return safe, refused
 
 
 @dg.sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,

@@ -1,0 +1,125 @@
+"""``embed-collections run``: register new collection folders as partitions and
+materialize the named collections (all by default) end to end."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from embed_assets.core.ingest.names import collection_name_problems
+from embed_assets.core.settings import collections_dir, get_settings
+from embed_assets.core.storage.exports import MANIFEST_NAME
+
+from .console import error, setup_logging
+
+
+def add_parser(sub: Any) -> None:
+    run = sub.add_parser("run", help="register new collections and materialize them end to end")
+    run.add_argument("--data-root", type=Path, default=None,
+                     help="folder holding collections/ (default: the project's data/ folder)")
+    run.add_argument("--collection", action="append", default=[], metavar="NAME",
+                     help="collection to materialize (repeatable; default: all)")
+    toggle = run.add_mutually_exclusive_group()
+    toggle.add_argument("--enable-sparse", dest="sparse", action="store_const", const=True, default=None)
+    toggle.add_argument("--disable-sparse", dest="sparse", action="store_const", const=False)
+    run.add_argument("--export-root", type=Path, default=None, help="default: <data-root>/exports")
+
+
+def _check_selection(folder: Path, names: list[str]) -> str | None:
+    """Why the requested collections cannot run, or None."""
+    if not folder.is_dir():
+        return f"{folder} does not exist; create one folder per collection there"
+    for name in names:
+        problems = collection_name_problems(name)
+        if problems:
+            return f"unsafe collection name {name!r}: {'; '.join(problems)}"
+        if not (folder / name).is_dir():
+            return f"no collection folder {folder / name}"
+    return None
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging()
+    settings = get_settings()
+    data_root = (args.data_root or settings.resolved_data_root).expanduser().resolve()
+    folder = collections_dir(data_root)
+    problem = _check_selection(folder, args.collection)
+    if problem:
+        error(problem)
+        return 2
+    print(f"loading definitions and the Dagster instance (data root {data_root})", file=sys.stderr)
+    from embed_assets.core.ingest.discovery import discover_collections
+    from embed_assets.defs.config import SPARSE_CLI_TAG
+    from embed_assets.runs.runner import DagsterRunner
+
+    from .console import cli_instance
+
+    instance, home = cli_instance()
+    safe, refused = discover_collections(folder)
+    for name, problems in refused.items():
+        print(f"refused collection folder {name!r}: {'; '.join(problems)}", file=sys.stderr)
+    export_root = args.export_root.expanduser().resolve() if args.export_root else settings.export_root_for(data_root)
+    runner = DagsterRunner.for_data_root(instance, data_root=data_root, export_root=export_root)
+    new = runner.register(safe)
+    if new:
+        print(f"registered {len(new)} new partition(s): {', '.join(new)}", file=sys.stderr)
+    selected = args.collection or safe
+    if not selected:
+        print(f"no collections under {folder}", file=sys.stderr)
+        return 2
+    tags = {} if args.sparse is None else {SPARSE_CLI_TAG: "enable" if args.sparse else "disable"}
+    failed = []
+    for i, collection in enumerate(selected, start=1):
+        print(f"[{i}/{len(selected)}] {collection}: materializing", file=sys.stderr)
+        outcome = runner.materialize(collection, tags=tags)
+        print(summary(outcome, _manifest(export_root / collection), export_root / collection, args.sparse))
+        if not outcome.ok:
+            failed.append(collection)
+    print(f"\n{len(selected) - len(failed)} of {len(selected)} collection(s) succeeded"
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(f"exports: {export_root}    Dagster instance: {home}")
+    return 1 if failed else 0
+
+
+def _manifest(export_dir: Path) -> dict[str, Any] | None:
+    path = export_dir / MANIFEST_NAME
+    return json.loads(path.read_text("utf-8")) if path.is_file() else None
+
+
+def _manifest_lines(m: dict[str, Any], export_dir: Path, sparse_flag: bool | None) -> list[str]:
+    docs = m["stages"]["chunks"]["documents"]
+    dense = m["stages"]["dense"]
+    sparse = m["activation"]["sparse"]
+    reasons = f" ({', '.join(f'{k}: {v}' for k, v in docs['skipped_by_reason'].items())})" if docs["skipped"] else ""
+    models = ", ".join(f"{x['name']} ({x['dim']}d)" for x in dense["models"])
+    line = f"   sparse     {'on' if sparse['enabled'] else 'off'} (decided by {sparse['decided_by']})"
+    if "sparse_run" in m:
+        st = m["stages"]["sparse"]
+        line += (f", {st['sparse_model']}, fallback {'USED' if st['fallback_used'] else 'not used'} "
+                 f"{st['source_counts']}")
+    lines = [f"   documents  {docs['seen']} seen, {docs['embedded']} embedded, {docs['skipped']} skipped{reasons}",
+             f"   chunks     {m['stages']['chunks']['count']}  ({m['stages']['chunks']['tokens_total']} tokens)",
+             f"   dense      {models} → {dense['dim']}d on {', '.join(dense['devices'])}", line]
+    if sparse_flag and "sparse_run" not in m:
+        lines.append("   warning    sparse was requested but the manifest has no sparse sections")
+    lines.append(f"   manifest   {m['schema_version']}  {export_dir / MANIFEST_NAME}")
+    return lines
+
+
+def summary(outcome: Any, manifest: dict[str, Any] | None, export_dir: Path, sparse_flag: bool | None) -> str:
+    """The per-collection block of the run summary (``outcome`` is a RunOutcome)."""
+    lines = [f"\n== {outcome.collection}: {'OK' if outcome.ok else 'FAILED'} in {outcome.wall_s:.1f}s "
+             f"(run {outcome.run_id[:8]})"]
+    if manifest and manifest.get("run", {}).get("dagster_run_id") == outcome.run_id:
+        lines += _manifest_lines(manifest, export_dir, sparse_flag)
+    elif manifest:
+        lines.append(f"   exports    unchanged: the last good export ({manifest['run']['finished_at']}) stays published")
+    if outcome.checks:
+        passed = [k for k, v in outcome.checks.items() if v]
+        failed = [k for k, v in outcome.checks.items() if not v]
+        lines.append(f"   checks     {len(passed)} passed" + (f", FAILED: {', '.join(failed)}" if failed else ""))
+    lines += [f"   failure    {failure}" for failure in outcome.failures]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""From a collection folder to chunks: safe names, discovery, reading, BEIR files, chunking."""

@@ -1,0 +1,69 @@
+"""A labelled BEIR folder: ``queries.jsonl`` (``_id``, ``text``) and ``qrels/test.tsv``
+(``query-id``, ``corpus-id``, ``score``) beside ``corpus.jsonl``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+from .corpus import CORPUS_FILENAME
+
+QUERIES = "queries.jsonl"
+QRELS = Path("qrels") / "test.tsv"
+BEIR_FILES = (Path(CORPUS_FILENAME), Path(QUERIES), QRELS)
+
+
+def has_labels(folder: Path) -> bool:
+    return (folder / QUERIES).is_file() and (folder / QRELS).is_file()
+
+
+def read_queries(folder: Path) -> dict[str, str]:
+    queries: dict[str, str] = {}
+    with open(folder / QUERIES, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{QUERIES}:{lineno}: invalid JSON ({exc.msg})") from None
+            if "_id" not in obj or not isinstance(obj.get("text"), str):
+                raise ValueError(f"{QUERIES}:{lineno}: a query needs _id and text")
+            queries[str(obj["_id"])] = obj["text"]
+    return queries
+
+
+def read_qrels(folder: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with open(folder / QRELS, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t")
+        for lineno, row in enumerate(reader, start=1):
+            if not row or (lineno == 1 and row[0] == "query-id"):
+                continue
+            if len(row) < 3:
+                raise ValueError(f"{QRELS}:{lineno}: expected query-id, corpus-id, score")
+            qrels.setdefault(row[0], {})[row[1]] = int(float(row[2]))
+    return qrels
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return b.is_file() and a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+
+
+def install_beir(source: Path, target: Path) -> bool:
+    """Copy the BEIR files into the collection folder; True when anything changed."""
+    changed = False
+    target.mkdir(parents=True, exist_ok=True)
+    for rel in BEIR_FILES:
+        src, dst = source / rel, target / rel
+        if not src.is_file():
+            raise FileNotFoundError(f"{src} is missing: a BEIR folder needs {CORPUS_FILENAME}, {QUERIES} and {QRELS}")
+        if not _same_file(src, dst):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(dst.name + ".tmp")
+            shutil.copyfile(src, tmp)
+            tmp.replace(dst)
+            changed = True
+    return changed

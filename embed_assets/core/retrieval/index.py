@@ -1,0 +1,114 @@
+"""Exact retrieval over a collection's exported fused records (NumPy and SciPy).
+
+Chunks are scored, and a document scores as its best chunk (``encoder`` is a
+:class:`~.query.QueryEncoder`). Retrievers: ``dense``
+(ensemble cosine), ``splade`` (sparse dot product), ``lexical`` (BM25-style weights;
+the query weighs each distinct term 1, the IDF is already in the document weights),
+and their fusions: reciprocal rank fusion (k = 60) of any subset, and a convex
+combination of per-query min–max-normalized scores.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+from scipy import sparse as sp
+
+from ..encode.vectors import DEFAULT_VOCAB_SIZE
+from ..storage.arrow import vectors_from_column
+from .fusion import RRF_K, convex_combination, reciprocal_rank_fusion
+
+RETRIEVERS = ("dense", "splade", "lexical")
+DEPTH = 100
+
+
+def csr_rows(indices: Any, values: Any, n_rows: int, dim: int) -> sp.csr_matrix:
+    lengths = np.fromiter((len(i) if i is not None else 0 for i in indices), dtype=np.int64, count=n_rows)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    cols = np.fromiter((c for row in indices if row is not None for c in row), dtype=np.int64, count=int(indptr[-1]))
+    vals = np.fromiter((v for row in values if row is not None for v in row), dtype=np.float32, count=int(indptr[-1]))
+    return sp.csr_matrix((vals, cols, indptr), shape=(n_rows, dim))
+
+
+@dataclass
+class ExportIndex:
+    chunk_ids: list[str]
+    doc_ids: np.ndarray
+    dense: np.ndarray
+    splade: sp.csr_matrix | None
+    lexical: sp.csr_matrix | None
+    path: Path | None = None
+
+    @classmethod
+    def load(cls, parquet: Path, vocab_size: int = DEFAULT_VOCAB_SIZE) -> ExportIndex:
+        return cls.from_table(pq.read_table(parquet), parquet, vocab_size)
+
+    @classmethod
+    def from_table(cls, table: Any, path: Path | None = None, vocab_size: int = DEFAULT_VOCAB_SIZE) -> ExportIndex:
+        names = set(table.column_names)
+        n = table.num_rows
+        splade = (csr_rows(table.column("sparse_indices").to_pylist(), table.column("sparse_values").to_pylist(), n,
+                       vocab_size) if "sparse_indices" in names else None)
+        lexical = (csr_rows(table.column("lexical_indices").to_pylist(), table.column("lexical_values").to_pylist(), n,
+                        vocab_size) if "lexical_indices" in names else None)
+        return cls(chunk_ids=table.column("chunk_id").to_pylist(),
+                   doc_ids=np.asarray(table.column("doc_id").to_pylist(), dtype=object),
+                   dense=vectors_from_column(table.column("dense")), splade=splade, lexical=lexical, path=path)
+
+    def available(self) -> list[str]:
+        return [r for r, present in (("dense", True), ("splade", self.splade is not None),
+                                     ("lexical", self.lexical is not None)) if present]
+
+    def chunk_scores(self, retriever: str, queries: Any) -> np.ndarray:
+        """(queries, chunks) scores; ``queries`` is a dense matrix or a CSR matrix."""
+        if retriever == "dense":
+            return np.asarray(queries, dtype=np.float32) @ self.dense.T
+        matrix = self.splade if retriever == "splade" else self.lexical
+        if matrix is None:
+            raise ValueError(f"the export has no {retriever} vectors; materialize with them enabled")
+        return np.asarray((queries @ matrix.T).todense(), dtype=np.float32)
+
+    @functools.cached_property
+    def _documents(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct document ids, and each chunk's position among them (computed once)."""
+        return np.unique(self.doc_ids.astype(str), return_inverse=True)
+
+    def doc_scores(self, chunk_scores: np.ndarray, depth: int = DEPTH) -> list[dict[str, float]]:
+        """Per query, the best ``depth`` documents scored by their best chunk."""
+        docs, inverse = self._documents
+        out = []
+        for row in chunk_scores:
+            best = np.full(len(docs), -np.inf, dtype=np.float32)
+            np.maximum.at(best, inverse, row)
+            top = np.argsort(-best, kind="stable")[:depth]
+            out.append({str(docs[i]): float(best[i]) for i in top})
+        return out
+
+
+def fuse(per_retriever: Mapping[str, Sequence[Mapping[str, float]]], method: str, members: Sequence[str],
+         weights: Mapping[str, float] | None = None) -> list[dict[str, float]]:
+    """Fuse per-query document scores of ``members`` by ``rrf`` or ``convex``."""
+    n_queries = len(next(iter(per_retriever.values())))
+    fused = []
+    for q in range(n_queries):
+        sets = [per_retriever[m][q] for m in members]
+        if method == "rrf":
+            rankings = [sorted(s, key=lambda d, s=s: (-s[d], d)) for s in sets]
+            fused.append(dict(reciprocal_rank_fusion(rankings, k=RRF_K)))
+        elif method == "convex":
+            w = weights or {}
+            fused.append(dict(convex_combination(sets, [w.get(m, 1.0 / len(members)) for m in members])))
+        else:
+            raise ValueError(f"unknown fusion {method!r}: use rrf or convex")
+    return fused
+
+
+def retrieve(index: ExportIndex, encoder: Any, queries: Sequence[str],
+             retrievers: Sequence[str], depth: int = DEPTH) -> dict[str, list[dict[str, float]]]:
+    return {r: index.doc_scores(index.chunk_scores(r, encoder.encode(r, queries)), depth) for r in retrievers}

@@ -1,0 +1,33 @@
+"""Sparse vectors: coverage and the share that came from the metadata fallback."""
+
+import dagster as dg
+import pyarrow as pa
+
+from embed_assets.core.manifest.envelopes import SparseEnvelope, read_envelope
+
+from ..assets import sparse_vectors
+from ..resources import QualityGatesResource
+from .common import check_options, problems_md
+
+
+@dg.asset_check(**check_options(sparse_vectors, "Sparse coverage at least the threshold and fallback ratio at most "
+                                                "the threshold."))
+def sparse_coverage_and_fallback(sparse_vectors: pa.Table, gates: QualityGatesResource) -> dg.AssetCheckResult:
+    envelope = read_envelope(sparse_vectors.schema, SparseEnvelope)
+    stage = envelope.stage
+    if not envelope.enabled or stage is None:
+        return dg.AssetCheckResult(passed=True, metadata={"enabled": False,
+                                                          "decided_by": envelope.decision.decided_by})
+    fallback_ratio = stage.source_counts.get("metadata", 0) / max(stage.count, 1)
+    problems = []
+    if stage.coverage < gates.min_sparse_coverage:
+        problems.append(f"coverage {stage.coverage:.3f} < {gates.min_sparse_coverage}")
+    if fallback_ratio > gates.max_fallback_ratio:
+        problems.append(f"fallback ratio {fallback_ratio:.3f} > {gates.max_fallback_ratio}")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        metadata={"enabled": True, "coverage": float(stage.coverage), "min_coverage": gates.min_sparse_coverage,
+                  "fallback_ratio": fallback_ratio, "max_fallback_ratio": gates.max_fallback_ratio,
+                  "fallback_reason": stage.fallback_reason or "",
+                  "source_counts": dg.MetadataValue.json(stage.source_counts), "problems": problems_md(problems)},
+    )

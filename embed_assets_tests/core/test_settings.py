@@ -1,0 +1,41 @@
+"""The settings: every environment variable parsed and validated in one place."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from embed_assets.core.settings import get_settings, parse_dense_models
+
+
+def test_switches_parse_words_and_refuse_nonsense(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMBED_ASSETS_SPARSE", "off")
+    monkeypatch.setenv("EMBED_ASSETS_LEXICAL", "enabled")
+    s = get_settings()
+    assert (s.sparse, s.lexical) == (False, True)
+    monkeypatch.setenv("EMBED_ASSETS_SPARSE", "maybe")
+    with pytest.raises(ValidationError, match="EMBED_ASSETS_SPARSE"):
+        get_settings()
+
+
+def test_paths_follow_home_data_root_and_export_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("EMBED_ASSETS_HOME", str(tmp_path))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    s = get_settings()
+    assert s.resolved_data_root == tmp_path / "data"
+    assert s.export_root_for() == tmp_path / "data" / "exports"
+    assert s.resolved_dagster_home == tmp_path / ".dagster"
+    monkeypatch.setenv("EMBED_ASSETS_EXPORT_ROOT", str(tmp_path / "out"))
+    assert get_settings().export_root_for() == tmp_path / "out"
+
+
+@pytest.mark.parametrize("weight", ["0", "nan", "inf", "-1"])
+def test_dense_model_weights_must_be_finite_and_positive(weight: str) -> None:
+    with pytest.raises(ValueError, match="finite number above 0"):
+        parse_dense_models(f"all-MiniLM-L6-v2:{weight}")
+
+
+def test_dense_models_parse_refs_and_weights() -> None:
+    models = parse_dense_models("all-MiniLM-L6-v2:2, /models/other")
+    assert [(m.ref, m.weight) for m in models] == [("all-MiniLM-L6-v2", 2.0), ("/models/other", 1.0)]
+    assert [m.ref for m in parse_dense_models("")] == ["all-MiniLM-L6-v2"]

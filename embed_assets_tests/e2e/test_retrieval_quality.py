@@ -1,0 +1,108 @@
+"""Evaluation, search and the quality gate on a small labelled set built from real text."""
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from embed_assets.cli import main
+from embed_assets.core.ingest.beir import read_qrels, read_queries
+from embed_assets.core.retrieval.evaluation import DEFAULT_HYBRID, FUSIONS
+from embed_assets.defs.resources import QualityGatesResource
+from embed_assets.eval_sets import build
+from embed_assets.resources import DenseModelConfig, ModelManagerResource
+
+from ..helpers import REPO, checks, materialize_collection, materialized
+
+pytestmark = pytest.mark.slow
+SMALL_MODULES = ["json", "base64", "textwrap", "shutil", "heapq", "bisect", "fnmatch", "glob", "tempfile"]
+LEXICAL = {"ops": {"sparse_vectors": {"config": {"enable_lexical": True}}}}
+
+
+@pytest.fixture(scope="module")
+def beir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("beir") / "pydocs-small"
+    sizes = build(folder, SMALL_MODULES, max_queries=40)
+    assert sizes["documents"] >= 30 and sizes["queries"] >= 20
+    return folder
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    yield tmp_path
+
+
+def test_eval_command_end_to_end(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    beir = REPO / "data" / "eval" / "python-docstrings"  # the committed labelled set
+    data_root = home / "data"
+    assert main(["eval", "--beir", str(beir), "--data-root", str(data_root)]) == 0
+    out = capsys.readouterr()
+    line = json.loads(out.out.strip().splitlines()[-1])
+    assert line["collection"] == "python-docstrings" and line["queries"] == len(read_queries(beir))
+    ndcg = line["ndcg@10"]
+    assert set(ndcg) == {"dense", "splade", "lexical", *FUSIONS}
+    assert all(0.0 <= v <= 1.0 for v in ndcg.values())
+    _, members = FUSIONS[DEFAULT_HYBRID]
+    assert ndcg[DEFAULT_HYBRID] >= max(ndcg[m] for m in members), ndcg
+    assert "| method | nDCG@10" in out.out
+    # Same corpus, same settings: the latest materialization is reused.
+    assert main(["eval", "--beir", str(beir), "--data-root", str(data_root)]) == 0
+    assert "using the latest materialization" in capsys.readouterr().err
+
+
+def test_search_finds_the_known_document_and_hides_text(beir: Path, home: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    data_root = home / "data"
+    assert main(["eval", "--beir", str(beir), "--data-root", str(data_root)]) == 0
+    capsys.readouterr()
+    queries, qrels = read_queries(beir), read_qrels(beir)
+    corpus = {json.loads(line)["_id"]: json.loads(line)["text"] for line in (beir / "corpus.jsonl").open()}
+    hits = 0
+    sample = sorted(queries)[::8]  # five queries spread over the modules
+    for qid in sample:
+        assert main(["search", "--collection", "pydocs-small", "--data-root", str(data_root), "--top-k", "5",
+                     queries[qid]]) == 0
+        out = capsys.readouterr().out
+        (relevant,) = qrels[qid]
+        hits += relevant in out
+        assert corpus[relevant][:60] not in out  # no chunk text unless asked
+    assert hits >= 4
+    qid = sample[0]
+    assert main(["search", "--collection", "pydocs-small", "--data-root", str(data_root), "--mode", "lexical",
+                 "--show-text", "--top-k", "1", queries[qid]]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3  # header, hit, its text
+
+
+def test_quality_gate_passes_then_blocks_a_degradation(beir: Path, instance: dg.DagsterInstance,
+                                                       tmp_path: Path) -> None:
+    import shutil
+
+    data_root = tmp_path / "data"
+    shutil.copytree(beir, data_root / "collections" / "pydocs")
+    good = materialize_collection(instance, data_root, "pydocs", run_config=LEXICAL,
+                                  gates=QualityGatesResource(quality_mode="dense", quality_floor=0.3))
+    assert good.success and checks(good)["retrieval_quality"]
+    evaluation = [e for e in good.result.get_asset_check_evaluations() if e.check_name == "retrieval_quality"][0]
+    assert evaluation.metadata["ndcg@10"].value >= 0.3
+    assert set(evaluation.metadata["ndcg@10 by method"].value) >= {"dense", "splade", "lexical"}
+
+    # A broken model: the MLM backbone, mean-pooled, as the only dense model.
+    broken = ModelManagerResource(dense_models=[DenseModelConfig(ref="splade-tiny")])
+    blocked = materialize_collection(instance, data_root, "pydocs", run_config=LEXICAL, model_manager=broken,
+                                     gates=QualityGatesResource(quality_mode="dense", quality_tolerance=0.05))
+    assert not blocked.success and checks(blocked)["retrieval_quality"] is False
+    assert "processing_summary" not in materialized(blocked)
+    evaluation = [e for e in blocked.result.get_asset_check_evaluations() if e.check_name == "retrieval_quality"][0]
+    assert evaluation.metadata["previous_ndcg@10"].value > evaluation.metadata["ndcg@10"].value + 0.05
+
+    warned = materialize_collection(instance, data_root, "pydocs", run_config=LEXICAL, model_manager=broken,
+                                    gates=QualityGatesResource(quality_mode="dense", quality_floor=0.9,
+                                                               quality_blocking=False))
+    assert warned.success and checks(warned)["retrieval_quality"] is False
+    assert "processing_summary" in materialized(warned)
+    assert os.path.isfile(data_root / "exports" / "pydocs" / "processing_summary.json")
