@@ -89,13 +89,22 @@ class GpuLeaseResource(dg.ConfigurableResource):
         return Lease(stage=stage, device=device, reserved_bytes=reserved, hard_cap_bytes=self.hard_cap_bytes,
                      soft_limit_bytes=self.soft_limit_bytes, reason=reason, **hooks)  # type: ignore[arg-type]
 
+    def _cpu_lease(self, stage: str, reason: str) -> Lease:
+        """A CPU lease; with the simulated device configured, its CPU faults (``cpu_oom_after``)
+        apply to this stage's CPU batches too."""
+        sim = self.simulated_device()
+        if sim is None:
+            return self._lease(stage, "cpu", 0, reason)
+        sim.reset_calls(stage)
+        return self._lease(stage, "cpu", 0, reason, before_batch=lambda d, b, t: sim.before_batch(stage, d, b, t))
+
     @contextlib.contextmanager
     def lease(self, stage: str, estimated_bytes: int, *, want_gpu: bool = True) -> Iterator[Lease]:
         """Grant a device for ``stage``; released on exit, also on exceptions."""
         kind = self.device_kind if want_gpu else "cpu"
         if kind == "cpu":
-            yield self._lease(stage, "cpu", 0, "cpu requested" if not want_gpu or self.device == "cpu"
-                              else "no GPU on this host")
+            yield self._cpu_lease(stage, "cpu requested" if not want_gpu or self.device == "cpu"
+                                  else "no GPU on this host")
             return
         device = SIMULATED_DEVICE if kind == "simulated" else "cuda:0"
         reserved = min(int(estimated_bytes), self.hard_cap_bytes)
@@ -105,7 +114,7 @@ class GpuLeaseResource(dg.ConfigurableResource):
             held = sum(e.reserved_bytes for e in ledger.held(device))
             log.warning("%s: no VRAM room (%.2f GB held of %.2f GB); using the CPU", stage, held / GB,
                         self.hard_cap_bytes / GB)
-            yield self._lease(stage, "cpu", 0, f"VRAM budget exhausted ({held / GB:.2f} GB held on this host)")
+            yield self._cpu_lease(stage, f"VRAM budget exhausted ({held / GB:.2f} GB held on this host)")
             return
         try:
             if kind == "simulated":

@@ -80,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
     data_root = (args.data_root or get_settings().resolved_data_root).resolve()
     folder = collections_dir(data_root) / name
     install_beir(args.beir, folder)
-    export_dir = data_root / "exports" / name
+    export_dir = get_settings().export_root_for(data_root) / name
     manager = build_resources(data_root=data_root)["model_manager"]
     if reusable(export_dir / MANIFEST_NAME, folder, manager):
         print(f"{name}: corpus and settings unchanged; using the latest materialization", file=sys.stderr)

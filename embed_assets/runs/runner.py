@@ -26,25 +26,42 @@ class RunOutcome(BaseModel):
     wall_s: float
     materialized: set[str] = Field(default_factory=set)
     checks: dict[str, bool] = Field(default_factory=dict)
+    warnings: dict[str, str] = Field(default_factory=dict, description="Failed checks of WARN severity: their "
+                                                                       "problems. They do not fail the run.")
     failures: list[str] = Field(default_factory=list, description="'step: first line of its error' per failed step.")
     result: Any = Field(default=None, exclude=True, description="Dagster's own result, for callers that need more.")
 
     @property
     def ok(self) -> bool:
-        return self.success and all(self.checks.values())
+        return self.success and all(passed or name in self.warnings for name, passed in self.checks.items())
 
     @classmethod
     def of(cls, collection: str, result: dg.ExecuteInProcessResult, wall_s: float) -> RunOutcome:
-        failures = []
-        for event in result.all_events:
-            if event.is_step_failure:
-                error = event.step_failure_data.error
-                message = (error.message if error else event.message or "").strip().splitlines()
-                failures.append(f"{event.step_key}: {message[0] if message else 'failed'}")
+        failures = [f"{event.step_key}: {failure_cause(event)}" for event in result.all_events if event.is_step_failure]
+        evaluations = result.get_asset_check_evaluations()
         return cls(collection=collection, run_id=result.run_id, success=result.success, wall_s=wall_s,
                    materialized={e.asset_key.to_user_string() for e in result.get_asset_materialization_events()},
-                   checks={e.check_name: e.passed for e in result.get_asset_check_evaluations()},
+                   checks={e.check_name: e.passed for e in evaluations}, warnings=_warnings(evaluations),
                    failures=failures, result=result)
+
+
+def _warnings(evaluations: list[Any]) -> dict[str, str]:
+    out = {}
+    for e in evaluations:
+        if not e.passed and e.severity == dg.AssetCheckSeverity.WARN:
+            problems = e.metadata.get("problems")
+            out[e.check_name] = str(problems.value if problems is not None else "failed").replace("\n", "; ")
+    return out
+
+
+def failure_cause(event: dg.DagsterEvent) -> str:
+    """The first line of the innermost error of a step failure: the real cause, not
+    Dagster's "Error occurred while executing op" wrapper."""
+    error = event.step_failure_data.error
+    while error is not None and error.cause is not None:
+        error = error.cause
+    lines = (error.message if error else event.message or "").strip().splitlines()
+    return lines[0] if lines else "failed"
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from embed_assets.resources import ModelManagerResource
 from ..config import ChunksConfig
 from ..metadata import chunks_metadata
 from ..resources import PathsResource
-from .common import asset_options, collection_of, progress, traced
+from .common import asset_options, collection_of, progress, run_id_of, traced
 
 
 @dg.asset(**asset_options(kinds={"python", "parquet"},
@@ -26,7 +26,7 @@ def chunks(context: dg.AssetExecutionContext, config: ChunksConfig, paths: Paths
     table, envelope = run_chunks_stage(
         folder, collection, model_manager.token_limits(),
         ChunkingConfig(chunk_tokens=config.chunk_tokens, overlap_tokens=config.overlap_tokens),
-        ReadLimits(max_file_bytes=config.max_file_bytes))
+        ReadLimits(max_file_bytes=config.max_file_bytes), run_id=run_id_of(context))
     docs = envelope.stage.documents
     progress(context, f"chunks: {envelope.stage.count} chunks from {docs.embedded} documents "
                       f"({docs.skipped} skipped of {docs.seen} seen)")
