@@ -66,7 +66,8 @@ def main(args: argparse.Namespace) -> int:
     from embed_assets.runs.runner import DagsterRunner
 
     instance, home = cli_instance()
-    runner = DagsterRunner.for_data_root(instance, data_root=data_root, export_root=export_root)
+    runner = DagsterRunner.for_data_root(instance, data_root=data_root, export_root=export_root,
+                                         on_wait=lambda message: print(message, file=sys.stderr))
     safe = _register(runner, folder)
     selected = args.collection or safe
     if not selected:

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     simulated_gpu: str = Field(default="", description="Spec of the simulated GPU device; empty: none.")
     executor: Literal["in_process", "multiprocess"] = "in_process"
     dagster_home: Path | None = Field(default=None, validation_alias=AliasChoices("DAGSTER_HOME"))
+    crash_at: str = Field(default="", description="Test hook: SIGKILL this process at the named publishing point.")
     otel_traces_exporter: Literal["", "none", "console", "otlp"] = Field(
         default="", validation_alias=AliasChoices("OTEL_TRACES_EXPORTER"))
     otel_service_name: str = Field(default="embed_assets", validation_alias=AliasChoices("OTEL_SERVICE_NAME"))

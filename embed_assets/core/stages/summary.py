@@ -36,8 +36,8 @@ class PublishRefused(RuntimeError):
     """The run's tables or manifest must not be published; nothing was."""
 
     def __init__(self, collection: str, problems: list[str], what: str = "manifest failed validation") -> None:
-        first = problems[0] if len(problems) == 1 else f"{len(problems)} problems"
-        super().__init__(f"{collection}: {what} ({first}); the last good export stays published")
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{collection}: {what}: {problems[0]}{more}; the last good export stays published")
         self.problems = problems
 
 

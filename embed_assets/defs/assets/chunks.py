@@ -5,6 +5,7 @@ import pyarrow as pa
 
 from embed_assets.core.ingest.chunking import ChunkingConfig
 from embed_assets.core.ingest.documents import ReadLimits
+from embed_assets.core.preflight import writable_problem
 from embed_assets.core.stages.chunks import run_chunks_stage
 from embed_assets.resources import ModelManagerResource
 
@@ -23,6 +24,8 @@ def chunks(context: dg.AssetExecutionContext, config: ChunksConfig, paths: Paths
     folder = paths.collection_folder(collection)
     if not folder.is_dir():
         raise dg.Failure(f"collection folder {folder} does not exist")
+    if problem := writable_problem(paths.exports):  # fail now, not after the embedding work
+        raise dg.Failure(f"export root: {problem}")
     table, envelope = run_chunks_stage(
         folder, collection, model_manager.token_limits(),
         ChunkingConfig(chunk_tokens=config.chunk_tokens, overlap_tokens=config.overlap_tokens),
