@@ -30,6 +30,7 @@ def add_parser(sub: Any) -> None:
                      help="let a collection with no documents replace its last good export (a deliberate purge)")
     run.add_argument("--allow-drop", action="store_true",
                      help="let a collection that lost more than half of its documents replace its last good export")
+    run.add_argument("--quiet", action="store_true", help="no progress bars and stage lines, only the summary")
     run.add_argument("--strict-sparse", action="store_true",
                      help="fail the run when the sparse model falls back past the threshold (default: publish the "
                           "metadata-derived vectors and warn)")
@@ -49,7 +50,7 @@ def _check_selection(folder: Path, names: list[str]) -> str | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    setup_logging()
+    setup_logging(args.quiet)
     settings = load_settings()
     if settings is None:
         return 2
@@ -65,7 +66,11 @@ def main(args: argparse.Namespace) -> int:
     print(f"loading definitions and the Dagster instance (data root {data_root})", file=sys.stderr)
     from embed_assets.runs.runner import DagsterRunner
 
-    instance, home = cli_instance()
+    try:
+        instance, home = cli_instance(data_root)
+    except RuntimeError as exc:  # the instance serves another data root
+        error(str(exc))
+        return 2
     runner = DagsterRunner.for_data_root(instance, data_root=data_root, export_root=export_root,
                                          on_wait=lambda message: print(message, file=sys.stderr))
     safe = _register(runner, folder)

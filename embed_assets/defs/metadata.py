@@ -149,11 +149,16 @@ def fused_metadata(table: pa.Table, envelope: FusionEnvelope) -> dict[str, Any]:
             "dagster/column_lineage": fused_column_lineage(table.column_names)}
 
 
-def summary_metadata(table: pa.Table, manifest: dict[str, Any], export_dir: str, export_version: str) -> dict[str, Any]:
+FOLDER_STATE_KEY = "inputs_folder_state"
+
+
+def summary_metadata(table: pa.Table, manifest: dict[str, Any], export_dir: str, export_version: str,
+                     folder_state: str) -> dict[str, Any]:
     chunks = manifest["stages"]["chunks"]
     sparse = manifest["activation"]["sparse"]
     return {
         **table_metadata(table), "schema_version": manifest["schema_version"], "models": models_table(manifest),
+        FOLDER_STATE_KEY: folder_state,
         "settings": settings_markdown(manifest), "export_dir": dg.MetadataValue.path(export_dir),
         "export_version": export_version, "documents_seen": chunks["documents"]["seen"],
         "documents_skipped": chunks["documents"]["skipped"], "chunks": chunks["count"],
