@@ -49,7 +49,15 @@ def reusable(manifest_path: Path, folder: Path, manager: Any) -> bool:
     return (m.get("stages", {}).get("chunks", {}).get("inputs_sha256") == fingerprint_collection(folder)
             and m.get("activation", {}).get("features", {}).get("lexical") is True
             and m["activation"]["sparse_model"] == manager.sparse_model
-            and [x["name"] for x in m["stages"]["dense"]["models"]] == [d.ref for d in manager.dense_models])
+            and [x["name"] for x in m["stages"]["dense"]["models"]] == [d.ref for d in manager.dense_models]
+            and _requested(m["stages"]["dense"]["models"]) == {manager.backend_for("dense")}
+            and _requested([e for e in [(m["stages"].get("sparse") or {}).get("model")] if e])
+            <= {manager.backend_for("sparse")})
+
+
+def _requested(entries: list[dict[str, Any]]) -> set[str]:
+    """The backends a manifest's model entries were configured with (torch before backends existed)."""
+    return {(e.get("backend") or {}).get("requested", "torch") for e in entries}
 
 
 def _materialize(name: str, data_root: Path) -> str | None:
@@ -72,6 +80,8 @@ def main(args: argparse.Namespace) -> int:
     from embed_assets.core.retrieval.evaluation import evaluate_retrievers
     from embed_assets.core.retrieval.index import ExportIndex
     from embed_assets.defs.definitions import build_resources
+
+    from .search import collection_backends
 
     setup_logging()
     name = args.collection or args.beir.resolve().name
@@ -98,7 +108,9 @@ def main(args: argparse.Namespace) -> int:
             error(failure or f"materializing {name} published no manifest")
             return 1
     queries, qrels = read_queries(folder), read_qrels(folder)
-    results = evaluate_retrievers(ExportIndex.load(export_dir / FUSED_PARQUET), manager.query_encoder(),  # type: ignore[attr-defined]
+    backends = collection_backends(export_dir / MANIFEST_NAME)
+    encoder = manager.query_encoder(*backends)  # type: ignore[attr-defined]
+    results = evaluate_retrievers(ExportIndex.load(export_dir / FUSED_PARQUET), encoder,
                                   queries, qrels, parse_weights(args.convex_weights))
     judged = len([q for q in queries if q in qrels])
     table = format_table(results)
@@ -106,7 +118,7 @@ def main(args: argparse.Namespace) -> int:
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(quality_report(name, args.beir, judged, results, table), "utf-8")
-    print(json.dumps({"collection": name, "queries": judged,
+    print(json.dumps({"collection": name, "queries": judged, "backends": {"dense": backends[0], "sparse": backends[1]},
                       **{metric: {k: round(v[metric], 4) for k, v in results.items()} for metric in METRICS}}))
     return 0
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from embed_assets.core.ingest.names import UnsafeCollectionName, validate_collection_name
 from embed_assets.core.settings import get_settings
-from embed_assets.core.storage.exports import FUSED_PARQUET
+from embed_assets.core.storage.exports import FUSED_PARQUET, MANIFEST_NAME
 
 from .console import error, non_empty_query, positive_int
 
@@ -24,6 +24,17 @@ def add_parser(sub: Any) -> None:
     se.add_argument("--show-text", action="store_true", help="print the best chunk's text (off by default)")
     se.add_argument("--data-root", type=Path, default=None)
     se.add_argument("--export-root", type=Path, default=None)
+
+
+def collection_backends(manifest_path: Path) -> tuple[list[str | None] | None, str | None]:
+    """The backends the collection was encoded with (queries must match), from its manifest."""
+    import json
+
+    from embed_assets.core.retrieval.query import recorded_backends
+
+    if not manifest_path.is_file():
+        return None, None
+    return recorded_backends(json.loads(manifest_path.read_text("utf-8")))
 
 
 def main(args: argparse.Namespace) -> int:
@@ -50,7 +61,8 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         error(str(exc))
         return 2
-    encoder = build_resources(data_root=data_root)["model_manager"].query_encoder()  # type: ignore[attr-defined]
+    manager = build_resources(data_root=data_root)["model_manager"]
+    encoder = manager.query_encoder(*collection_backends(parquet.parent / MANIFEST_NAME))  # type: ignore[attr-defined]
     result = search_export(index, encoder, args.query, args.mode, args.top_k)
     texts = pq.read_table(parquet, columns=["text"]).column("text").to_pylist() if args.show_text else None
     print(f"{args.mode} search in {args.collection} ({' + '.join(result.members)}):")

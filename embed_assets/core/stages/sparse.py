@@ -80,7 +80,7 @@ class SparseStageRun:
             unavailable_reason=choice.unavailable_reason,
             make_batcher=lease.batcher_factory(settings.batch_size, token_budget=settings.token_budget),
             before_batch=lease.before_batch, on_event=self.on_event)
-        cache = (SparseCache(settings.cache_dir, choice.identity.weights_sha256)
+        cache = (SparseCache(settings.cache_dir, choice.identity.weights_sha256, choice.identity.cache_tag)
                  if choice.identity and settings.cache_dir else None)
         self.vectors, self.result = encode_collection(encoder, self.records, cache, self.stats)
         return self.result
