@@ -49,7 +49,9 @@ bench: setup
 	$(BIN)/python -m embed_assets.bench --output docs/benchmarks.md
 
 # Rebuilds the labelled set from the standard library's docstrings and measures every
-# retriever and fusion on it; rewrites docs/retrieval-quality.md.
+# retriever and fusion on it; rewrites docs/retrieval-quality.md. Then nDCG@10 per encoder
+# backend (torch, onnx, onnx-int8); rewrites docs/backends.md.
 quality: setup
 	$(BIN)/python -m embed_assets.eval_sets --out data/eval/python-docstrings
 	$(BIN)/embed-collections eval --beir data/eval/python-docstrings --data-root .quality --report docs/retrieval-quality.md
+	$(BIN)/python -m embed_assets.eval_backends --beir data/eval/python-docstrings --data-root .quality --output docs/backends.md
