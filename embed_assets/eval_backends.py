@@ -66,7 +66,7 @@ def report(results: dict[str, dict[str, Any]], beir: Path) -> str:
         cells = []
         for m in methods:
             value = res["ndcg@10"][m]
-            delta = "" if backend == "torch" else f" ({-cost(results, backend, m):+.2%})"
+            delta = "" if backend == "torch" else f" ({0.0 - cost(results, backend, m):+.2%})"
             cells.append(f"{value:.4f}{delta}")
         rows.append(f"| {backend} | " + " | ".join(cells) + " |")
     choice, why = verdict(results)

@@ -70,7 +70,8 @@ class ModelManagerResource(dg.ConfigurableResource):
                                             description="Most padded tokens per sparse batch; bounds the "
                                                         "batch × sequence × vocabulary logits.")
     encoder_backend: str = Field(default=DEFAULT_BACKEND, description=(
-        "What runs the encoders: 'torch', 'onnx' (ONNX Runtime fp32, lossless) or 'onnx-int8' (dynamic int8)."))
+        "What runs the encoders: 'torch', 'onnx' (ONNX Runtime fp32, lossless) or 'onnx-int8' (dynamic int8, "
+        "the default on CPUs: under 1% nDCG@10 for several times the speed)."))
     dense_backend: str | None = Field(default=None, description="The dense models' backend (None: encoder_backend).")
     sparse_backend: str | None = Field(default=None, description="The SPLADE model's backend (None: encoder_backend).")
     model_cache: str | None = Field(default=None, description="Folder of exported and quantized graphs "

@@ -53,7 +53,7 @@ def test_switching_backend_re_encodes_switching_back_reuses_and_the_manifest_rec
     assert _encoded(first) == (unique, unique)
     onnx_vectors = _dense(data_root)
 
-    int8 = _run(instance, data_root, encoder_backend="onnx-int8")
+    int8 = _run(instance, data_root)  # the default backend
     assert _encoded(int8) == (unique, unique)  # another backend's vectors: encoded again
     backend = int8["stages"]["dense"]["models"][0]["backend"]
     assert (backend["name"], backend["precision"], backend["max_batch"]) == ("onnx-int8", "int8", 1)
