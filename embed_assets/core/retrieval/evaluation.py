@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .index import RETRIEVERS, ExportIndex, fuse, retrieve
-from .metrics import evaluate, rank
+from .metrics import evaluate
 from .query import QueryEncoder
 
 FUSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -35,12 +35,12 @@ def evaluate_retrievers(index: ExportIndex, encoder: QueryEncoder, queries: Mapp
     per = retrieve(index, encoder, texts, available)
     results: dict[str, dict[str, float]] = {}
     for name in available:
-        results[name] = evaluate({q: rank(per[name][i]) for i, q in enumerate(ids)}, qrels)
+        results[name] = evaluate({q: per[name][i] for i, q in enumerate(ids)}, qrels)
     weights = dict(convex_weights or DEFAULT_CONVEX_WEIGHTS)
     for name, (method, members) in FUSIONS.items():
         present = [m for m in members if m in available]
         if len(present) < 2 or (method == "rrf" and len(present) != len(members)):
             continue
         fused = fuse(per, method, present, weights)
-        results[name] = evaluate({q: rank(fused[i]) for i, q in enumerate(ids)}, qrels)
+        results[name] = evaluate({q: fused[i] for i, q in enumerate(ids)}, qrels)
     return results
