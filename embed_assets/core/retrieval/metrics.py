@@ -59,6 +59,20 @@ def per_query(runs: Mapping[str, Run], qrels: Mapping[str, Mapping[str, int]]) -
     return out
 
 
+class NdcgAt10:
+    """nDCG@10 (trec_eval's ``ndcg_cut_10``) per judged query, for many runs against the same judgments."""
+
+    def __init__(self, qrels: Mapping[str, Mapping[str, int]]) -> None:
+        self.queries = judged_queries(qrels)
+        judged = {q: {d: int(g) for d, g in qrels[q].items()} for q in self.queries}
+        self._evaluator = pytrec_eval.RelevanceEvaluator(judged, {"ndcg_cut.10"})
+
+    def __call__(self, runs: Mapping[str, Run]) -> dict[str, float]:
+        scores = {q: as_scores(runs[q]) for q in self.queries if q in runs and len(runs[q]) > 0}
+        figures = self._evaluator.evaluate(scores)
+        return {q: figures.get(q, {}).get("ndcg_cut_10", 0.0) for q in self.queries}
+
+
 def mean(figures: Mapping[str, Mapping[str, float]], queries: Sequence[str] | None = None) -> dict[str, float]:
     """Mean of each metric over ``queries`` (default: all of ``figures``)."""
     chosen = list(figures if queries is None else queries)
