@@ -107,17 +107,20 @@ class ExportIndex:
 
     def document_lexical(self, tokenizer: Any, vocab_size: int = DEFAULT_VOCAB_SIZE) -> sp.csr_matrix:
         """(documents × vocabulary) BM25 weights of whole documents (built once per tokenizer)."""
-        cache = self.__dict__.setdefault("_document_lexical", {})
-        if id(tokenizer) not in cache:
-            if self.texts is None or self.ordinals is None:
-                raise ValueError("whole-document lexical scores need the chunks' text and ordinal columns")
-            docs = [str(d) for d in self.docs]
-            texts = document_texts(self.doc_ids.astype(str).tolist(), self.ordinals, self.texts)
-            titles = first_values(self.doc_ids.astype(str).tolist(), self.titles or [None] * len(self.chunk_ids))
-            vectors = document_lexical_vectors(docs, texts, titles, tokenizer)
-            cache[id(tokenizer)] = csr_rows([v.indices for v in vectors], [v.values for v in vectors], len(docs),
-                                            vocab_size)
-        return cache[id(tokenizer)]
+        built = self.__dict__.setdefault("_document_lexical", [])
+        for seen, matrix in built:
+            if seen is tokenizer:
+                return matrix
+        if self.texts is None or self.ordinals is None:
+            raise ValueError("whole-document lexical scores need the chunks' text and ordinal columns")
+        docs = [str(d) for d in self.docs]
+        chunk_docs = self.doc_ids.astype(str).tolist()
+        texts = document_texts(chunk_docs, self.ordinals, self.texts)
+        titles = first_values(chunk_docs, self.titles or [None] * len(self.chunk_ids))
+        vectors = document_lexical_vectors(docs, texts, titles, tokenizer)
+        matrix = csr_rows([v.indices for v in vectors], [v.values for v in vectors], len(docs), vocab_size)
+        built.append((tokenizer, matrix))
+        return matrix
 
 
 def fuse(per_retriever: Mapping[str, Sequence[Mapping[str, float]]], method: str, members: Sequence[str],
