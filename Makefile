@@ -2,6 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+REPORTS := $(VENV)/.reports-installed
 PIP := $(BIN)/pip --disable-pip-version-check
 
 # Models come from packages; never reach for a model hub.
@@ -18,6 +19,11 @@ $(STAMP): pyproject.toml setup.py
 	touch $@
 
 setup: $(STAMP)
+
+# The generated reports draw charts (matplotlib, the `reports` extra).
+$(REPORTS): $(STAMP)
+	$(PIP) install -q -e ".[test,reports]"
+	touch $@
 
 demo: setup
 	$(BIN)/embed-collections run
@@ -45,11 +51,12 @@ schemas: setup
 	$(BIN)/embed-collections schemas
 
 # Our stages against the raw library calls, measured in one run; rewrites docs/benchmarks.md.
-bench: setup
+bench: setup $(REPORTS)
 	$(BIN)/python -m embed_assets.bench --output docs/benchmarks.md
 
 # Rebuilds the labelled set from the standard library's docstrings and measures every
-# retriever and fusion on it; rewrites docs/retrieval-quality.md.
-quality: setup
+# retriever and fusion on it, cross-validates the choice of the default hybrid; rewrites
+# docs/retrieval-quality.md and the chart beside it, docs/retrieval-quality.png.
+quality: setup $(REPORTS)
 	$(BIN)/python -m embed_assets.eval_sets --out data/eval/python-docstrings
 	$(BIN)/embed-collections eval --beir data/eval/python-docstrings --data-root .quality --report docs/retrieval-quality.md

@@ -5,7 +5,6 @@ every retriever and fusion on it."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -30,7 +29,10 @@ def add_parser(sub: Any) -> None:
     ev.add_argument("--data-root", type=Path, default=None)
     ev.add_argument("--convex-weights", default="dense=0.5,splade=0.25,lexical=0.25",
                     help="weights of the convex combination, e.g. dense=0.6,lexical=0.4")
-    ev.add_argument("--report", type=Path, default=None, help="also write the figures as markdown here")
+    ev.add_argument("--folds", type=int, default=5,
+                    help="cross-validate the choice of hybrid over this many folds of queries (0: skip)")
+    ev.add_argument("--report", type=Path, default=None,
+                    help="also write the figures as markdown here, with a PNG chart beside it")
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -103,12 +105,48 @@ def main(args: argparse.Namespace) -> int:
     judged = len([q for q in queries if q in qrels])
     table = format_table(results)
     print(table)
+    cv = _cross_validate(args, export_dir / FUSED_PARQUET, manager, queries, qrels)
     if args.report:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(quality_report(name, args.beir, judged, results, table), "utf-8")
+        _write_report(args, name, judged, results, table, cv)
     print(json.dumps({"collection": name, "queries": judged,
-                      **{metric: {k: round(v[metric], 4) for k, v in results.items()} for metric in METRICS}}))
+                      **{metric: {k: round(v[metric], 4) for k, v in results.items()} for metric in METRICS},
+                      "default_hybrid": _default_hybrid(), "cross_validation": cv.summary() if cv else None}))
     return 0
+
+
+def _default_hybrid() -> str:
+    from embed_assets.core.retrieval.evaluation import DEFAULT_FUSION
+
+    return DEFAULT_FUSION.describe()
+
+
+def _cross_validate(args: argparse.Namespace, parquet: Path, manager: Any, queries: dict[str, str],
+                    qrels: dict[str, dict[str, int]]) -> Any:
+    """The cross-validated choice of hybrid (printed), or None when ``--folds 0`` or too few queries."""
+    from embed_assets.core.retrieval.evaluation import cross_validate_retrievers
+    from embed_assets.core.retrieval.index import ExportIndex
+
+    judged = len([q for q in queries if q in qrels])
+    if args.folds < 2 or judged < args.folds:
+        return None
+    print(f"cross-validating the hybrid over {args.folds} folds of {judged} queries", file=sys.stderr)
+    cv = cross_validate_retrievers(ExportIndex.load(parquet), manager.query_encoder(), queries, qrels,
+                                   folds=args.folds, convex_weights=parse_weights(args.convex_weights))
+    if cv is not None:
+        from .quality_report import folds_table
+
+        print(folds_table(cv))
+    return cv
+
+
+def _write_report(args: argparse.Namespace, name: str, judged: int, results: dict[str, dict[str, float]],
+                  table: str, cv: Any) -> None:
+    from .quality_report import chart_path, quality_report, write_chart
+
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    chart = chart_path(args.report)
+    write_chart(chart, results, cv)
+    args.report.write_text(quality_report(name, args.beir, judged, results, table, cv, chart), "utf-8")
 
 
 def format_table(results: dict[str, dict[str, float]]) -> str:
@@ -117,31 +155,3 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
         rows.append(f"| {name} | {m['ndcg@10']:.4f} | {m['mrr@10']:.4f} | {m['recall@10']:.4f} | "
                     f"{m['recall@100']:.4f} |")
     return "\n".join(rows)
-
-
-def quality_report(name: str, beir: Path, judged: int, results: dict[str, dict[str, float]], table: str) -> str:
-    """The markdown of docs/retrieval-quality.md: source, figures and the fusion choice."""
-    from embed_assets.core.retrieval.evaluation import DEFAULT_CONVEX_WEIGHTS, DEFAULT_HYBRID, FUSIONS
-
-    source = (beir / "README.md").read_text("utf-8").split("\n", 2)[-1].strip() if (beir / "README.md").is_file() else ""
-    singles = {k: v["ndcg@10"] for k, v in results.items() if k not in FUSIONS}
-    fusions = {k: v["ndcg@10"] for k, v in results.items() if k in FUSIONS}
-    best_single = max(singles, key=lambda k: singles[k])
-    best_fusion = max(fusions, key=lambda k: fusions[k]) if fusions else best_single
-    default = results.get(DEFAULT_HYBRID, {}).get("ndcg@10", 0.0)
-    return (
-        "# Retrieval quality\n\n"
-        "Written by `make quality` (`embed-collections eval --beir data/eval/python-docstrings --data-root .quality --report "
-        "docs/retrieval-quality.md`); do not edit by hand.\n\n"
-        f"## The labelled set: `{name}`\n\n{source}\n\n"
-        f"## Results ({judged} queries, {dt.datetime.now(dt.UTC):%Y-%m-%d})\n\n{table}\n\n"
-        f"RRF uses k = 60; `convex` combines per-query min–max-normalized scores with weights "
-        f"{DEFAULT_CONVEX_WEIGHTS}. A document scores as its best chunk.\n\n"
-        "## The fusion default\n\n"
-        f"Best single retriever: **{best_single}** (nDCG@10 {singles[best_single]:.4f}). "
-        f"Best fusion: **{best_fusion}** (nDCG@10 {fusions.get(best_fusion, 0.0):.4f}). "
-        f"The product's default hybrid (`search --mode hybrid`, the quality gate's `hybrid` mode) is "
-        f"**{DEFAULT_HYBRID}**, nDCG@10 {default:.4f} here"
-        + (" — the best measured." if DEFAULT_HYBRID == best_fusion else
-           f" — {best_fusion} measured higher on this set; see the note below.") + "\n"
-    )
