@@ -67,11 +67,14 @@ def _models() -> Any:
 
 
 def _guarded(action: str, call: Any, *args: Any, **kwargs: Any) -> Any:
-    """Client errors as StoreError, with the exception type only (messages may quote requests)."""
+    """Client errors as StoreError with the exception's type only: messages and chained
+    exceptions may quote requests, and requests carry the API key. Raised outside the
+    ``except`` block so that no context is attached."""
     try:
         return call(*args, **kwargs)
-    except Exception as exc:
-        raise StoreError(f"qdrant {action} failed ({type(exc).__name__})") from None
+    except Exception as exc:  # noqa: BLE001 - every client failure becomes a StoreError
+        failure = type(exc).__name__
+    raise StoreError(f"qdrant {action} failed ({failure})")
 
 
 def _sparse(vector: SparseVector) -> Any:
