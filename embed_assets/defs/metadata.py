@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
+from embed_assets.core.index.sync import IndexSyncResult
 from embed_assets.core.manifest.envelopes import ChunksEnvelope, DenseEnvelope, FusionEnvelope, SparseEnvelope
 
 COLUMN_DESCRIPTIONS = {
@@ -160,3 +161,13 @@ def summary_metadata(table: pa.Table, manifest: dict[str, Any], export_dir: str,
         "sparse": f"{'on' if sparse['enabled'] else 'off'} (decided by {sparse['decided_by']})",
         "total_wall_ms": round(manifest["performance"]["total_wall_ms"], 1),
     }
+
+
+def index_metadata(result: IndexSyncResult) -> dict[str, Any]:
+    """What an index run did; ``location`` never carries credentials."""
+    return {"dagster/row_count": result.points, "backend": result.backend, "location": result.location, "collection_name": result.collection_name,
+            "points": result.points, "upserted": result.upserted, "deleted": result.deleted,
+            "latency_ms": round(result.latency_ms, 1), "index_version": result.index_version,
+            "physical": result.physical, "export_version": result.export_version, "written": result.written,
+            "base": result.base, "unchanged": result.unchanged, "search": result.search,
+            "optimized": result.optimized}

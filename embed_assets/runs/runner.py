@@ -27,6 +27,7 @@ class RunOutcome(BaseModel):
     materialized: set[str] = Field(default_factory=set)
     checks: dict[str, bool] = Field(default_factory=dict)
     failures: list[str] = Field(default_factory=list, description="'step: first line of its error' per failed step.")
+    index: dict[str, Any] = Field(default_factory=dict, description="The vector_index materialization's metadata.")
     result: Any = Field(default=None, exclude=True, description="Dagster's own result, for callers that need more.")
 
     @property
@@ -44,7 +45,16 @@ class RunOutcome(BaseModel):
         return cls(collection=collection, run_id=result.run_id, success=result.success, wall_s=wall_s,
                    materialized={e.asset_key.to_user_string() for e in result.get_asset_materialization_events()},
                    checks={e.check_name: e.passed for e in result.get_asset_check_evaluations()},
-                   failures=failures, result=result)
+                   failures=failures, index=_metadata_of(result, "vector_index"), result=result)
+
+
+def _metadata_of(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
+    """An asset's materialization metadata as plain values (empty when it did not materialize)."""
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.to_user_string() == asset:
+            metadata = event.materialization.metadata
+            return {k: getattr(v, "value", v) for k, v in metadata.items() if not k.startswith("dagster/")}
+    return {}
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from embed_assets.resources import DenseModelConfig, ModelManagerResource
 from ..helpers import REPO, checks, materialize_collection, materialized, read_manifest
 
 pytestmark = pytest.mark.slow
-ALL = {"chunks", "dense_embeddings", "sparse_vectors", "fused_vectors", "processing_summary"}
+ALL = {"chunks", "dense_embeddings", "sparse_vectors", "fused_vectors", "processing_summary", "vector_index"}
 
 
 def _same_shape(small: Any, big: Any, path: str = "") -> list[str]:
@@ -50,7 +50,7 @@ def _same_shape(small: Any, big: Any, path: str = "") -> list[str]:
 
 def test_sparse_on_then_off_manifests_and_exports(instance: dg.DagsterInstance, data_root: Path) -> None:
     on = materialize_collection(instance, data_root, "retrieval-handbook")
-    assert on.success and materialized(on) == ALL and all(checks(on).values()) and len(checks(on)) == 6
+    assert on.success and materialized(on) == ALL and all(checks(on).values()) and len(checks(on)) == 7
     m41 = read_manifest(data_root, "retrieval-handbook")
     export_dir = data_root / "exports" / "retrieval-handbook"
     fused_on = pd.read_parquet(export_dir / "fused_vectors.parquet")
@@ -112,6 +112,7 @@ def test_a_failing_blocking_check_stops_downstream_and_keeps_the_last_good_expor
     good = materialize_collection(instance, data_root, "ops-faq")
     assert good.success
     before = os.readlink(data_root / "exports" / "ops-faq")
+    index_before = os.readlink(data_root / "index" / "ops-faq" / "CURRENT")
     bad = materialize_collection(
         instance, data_root, "ops-faq",
         model_manager=ModelManagerResource(sparse_model=str(data_root / "no-such-model")),
@@ -121,6 +122,7 @@ def test_a_failing_blocking_check_stops_downstream_and_keeps_the_last_good_expor
     assert checks(bad)["sparse_coverage_and_fallback"] is False
     assert materialized(bad) == {"chunks", "dense_embeddings", "sparse_vectors"}
     assert os.readlink(data_root / "exports" / "ops-faq") == before
+    assert os.readlink(data_root / "index" / "ops-faq" / "CURRENT") == index_before
 
 
 def test_unavailable_sparse_model_falls_back_to_metadata_vectors(instance: dg.DagsterInstance,

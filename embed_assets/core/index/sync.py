@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from ..storage.exports import FUSED_PARQUET
 from ..storage.hashing import file_sha256
+from ..telemetry import child_span
 from .edge import EdgeTuning
 from .points import ExportRows
 from .publisher import IndexPublisher, Prepared
@@ -131,7 +132,9 @@ def sync_index(target: IndexTarget, collection: str, table: pa.Table, manifest: 
                                    unchanged=True, search=served.search,
                                    latency_ms=(time.perf_counter() - started) * 1000.0)
         upserted, deleted = _changes(served_fps, wanted)
-        physical, base, written, optimized, state = _publish(publisher, target, state, rows, wanted)
+        with child_span("index_publish", backend=target.backend, points=len(wanted), upserted=upserted,
+                        deleted=deleted, version=state.index_version):
+            physical, base, written, optimized, state = _publish(publisher, target, state, rows, wanted)
     return IndexSyncResult(**common, index_version=state.index_version, physical=physical, points=len(wanted),
                            upserted=upserted, deleted=deleted, written=written, base=base, unchanged=False,
                            optimized=optimized, search=state.search,

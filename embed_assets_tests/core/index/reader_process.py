@@ -4,7 +4,8 @@
 version, prints ``ready <version>`` and holds it until a line arrives on stdin.
 ``... ROOT loop SECONDS`` queries continuously, following the pointer, and prints one JSON
 line: the versions it saw with the counts it observed in each, and any errors.
-``... ROOT write`` holds the collection's writer lock until a line arrives on stdin.
+``... ROOT write [COLLECTION]`` holds a collection's writer lock until a line arrives on stdin.
+The collection is ``c`` unless named.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ def hold(target: IndexTarget) -> None:
         sys.stdin.readline()
 
 
-def write(target: IndexTarget) -> None:
-    publisher = EdgePublisher(target.folder("c"), "c")
+def write(target: IndexTarget, collection: str) -> None:
+    publisher = EdgePublisher(target.folder(collection), collection)
     print("ready", flush=True)
     sys.stdin.readline()
     publisher.close()
@@ -63,7 +64,7 @@ def main() -> None:
     if mode == "hold":
         hold(target)
     elif mode == "write":
-        write(target)
+        write(target, sys.argv[3] if len(sys.argv) > 3 else "c")
     else:
         loop(target, float(sys.argv[3]))
 
