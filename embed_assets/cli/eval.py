@@ -31,6 +31,9 @@ def add_parser(sub: Any) -> None:
     ev.add_argument("--convex-weights", default="dense=0.5,splade=0.25,lexical=0.25",
                     help="weights of the convex combination, e.g. dense=0.6,lexical=0.4")
     ev.add_argument("--report", type=Path, default=None, help="also write the figures as markdown here")
+    ev.add_argument("--source", choices=("index", "exports"), default="index",
+                    help="query the vector index (default; adds the engine's fusions) or the exports exactly")
+    ev.add_argument("--exact", action="store_true", help="index only: brute-force dense search even over HNSW")
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -82,7 +85,8 @@ def main(args: argparse.Namespace) -> int:
     install_beir(args.beir, folder)
     export_dir = data_root / "exports" / name
     manager = build_resources(data_root=data_root)["model_manager"]
-    if reusable(export_dir / MANIFEST_NAME, folder, manager):
+    if reusable(export_dir / MANIFEST_NAME, folder, manager) and (args.source == "exports"
+                                                                   or index_reusable(name, data_root, export_dir)):
         print(f"{name}: corpus and settings unchanged; using the latest materialization", file=sys.stderr)
     else:
         print(f"{name}: materializing (dense, SPLADE and lexical vectors)", file=sys.stderr)
@@ -91,17 +95,46 @@ def main(args: argparse.Namespace) -> int:
             error(failure or f"materializing {name} published no manifest")
             return 1
     queries, qrels = read_queries(folder), read_qrels(folder)
-    results = evaluate_retrievers(ExportIndex.load(export_dir / FUSED_PARQUET), manager.query_encoder(),  # type: ignore[attr-defined]
-                                  queries, qrels, parse_weights(args.convex_weights))
+    if args.source == "index":
+        results = evaluate_through_index(name, data_root, queries, qrels, parse_weights(args.convex_weights),
+                                         args.exact)
+    else:
+        results = evaluate_retrievers(ExportIndex.load(export_dir / FUSED_PARQUET), manager.query_encoder(),  # type: ignore[attr-defined]
+                                      queries, qrels, parse_weights(args.convex_weights))
     judged = len([q for q in queries if q in qrels])
     table = format_table(results)
     print(table)
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(quality_report(name, args.beir, judged, results, table), "utf-8")
-    print(json.dumps({"collection": name, "queries": judged,
+    print(json.dumps({"collection": name, "queries": judged, "source": args.source,
                       **{metric: {k: round(v[metric], 4) for k, v in results.items()} for metric in METRICS}}))
     return 0
+
+
+def index_reusable(name: str, data_root: Path, export_dir: Path) -> bool:
+    """The collection's index exists and holds the latest export's points."""
+    from embed_assets.core.index.target import IndexTarget
+    from embed_assets.core.index.versions import IndexNotFound
+
+    manifest = json.loads((export_dir / MANIFEST_NAME).read_text("utf-8"))
+    try:
+        with IndexTarget.from_settings(get_settings(), data_root).reader(name) as reader:
+            return reader.store.count() == manifest["stages"]["export"]["rows"]
+    except IndexNotFound:
+        return False
+
+
+def evaluate_through_index(name: str, data_root: Path, queries: dict[str, str], qrels: dict[str, dict[str, int]],
+                           weights: dict[str, float], exact: bool) -> dict[str, dict[str, float]]:
+    from embed_assets.core.index.encoder import query_encoder
+    from embed_assets.core.index.evaluation import evaluate_index
+    from embed_assets.core.index.target import IndexTarget
+
+    with IndexTarget.from_settings(get_settings(), data_root).reader(name) as reader:
+        assert reader.state is not None
+        return evaluate_index(reader.store, reader.state.index_schema, query_encoder(reader.state.encoding),
+                              queries, qrels, weights, exact)
 
 
 def format_table(results: dict[str, dict[str, float]]) -> str:

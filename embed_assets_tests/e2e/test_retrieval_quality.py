@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from embed_assets.cli import main
+from embed_assets.core.index.evaluation import ENGINE_FUSIONS
 from embed_assets.core.ingest.beir import read_qrels, read_queries
 from embed_assets.core.retrieval.evaluation import DEFAULT_HYBRID, FUSIONS
 from embed_assets.defs.resources import QualityGatesResource
@@ -45,7 +46,7 @@ def test_eval_command_end_to_end(home: Path, capsys: pytest.CaptureFixture[str])
     line = json.loads(out.out.strip().splitlines()[-1])
     assert line["collection"] == "python-docstrings" and line["queries"] == len(read_queries(beir))
     ndcg = line["ndcg@10"]
-    assert set(ndcg) == {"dense", "splade", "lexical", *FUSIONS}
+    assert set(ndcg) == {"dense", "splade", "lexical", *FUSIONS, *ENGINE_FUSIONS}  # through the index by default
     assert all(0.0 <= v <= 1.0 for v in ndcg.values())
     _, members = FUSIONS[DEFAULT_HYBRID]
     assert ndcg[DEFAULT_HYBRID] >= max(ndcg[m] for m in members), ndcg
