@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, SecretStr
 
-from embed_assets.core.index.edge import EdgeTuning
+from embed_assets.core.index.edge import DEFAULT_INDEXING_THRESHOLD_KB, EdgeTuning
 from embed_assets.core.index.target import IndexTarget
 from embed_assets.core.settings import cache_root, collections_dir, storage_root
 
@@ -78,8 +78,8 @@ class VectorIndexResource(dg.ConfigurableResource):
     lock_timeout_s: float = Field(default=60.0, ge=0, description="Wait for another run's writer lock this long.")
     check_wait_s: float = Field(default=30.0, ge=0, description="The check waits this long for a held version, "
                                                                 "then reads a private copy.")
-    indexing_threshold_kb: int | None = Field(default=None, gt=0, description="Edge: segments above this many KB "
-                                                                              "of dense vectors get an HNSW graph.")
+    indexing_threshold_kb: int = Field(default=DEFAULT_INDEXING_THRESHOLD_KB, gt=0, description=(
+        "Edge: segments above this many KB of dense vectors get an HNSW graph (approximate search)."))
     full_scan_threshold_kb: int | None = Field(default=None, gt=0, description="Edge: smaller segments are "
                                                                                "searched by brute force.")
 
