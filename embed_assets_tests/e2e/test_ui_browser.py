@@ -24,7 +24,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 COLLECTION = "ui-sample"
 SCREENSHOTS = REPO / "test-output" / "ui"
-ASSETS = ["chunks", "dense_embeddings", "sparse_vectors", "fused_vectors", "processing_summary"]
+ASSETS = ["chunks", "dense_embeddings", "sparse_vectors", "fused_vectors", "processing_summary", "vector_index"]
 
 
 def _free_port() -> int:
@@ -96,7 +96,7 @@ def test_materialize_a_collection_from_the_ui(dagster_dev: str, tmp_path: Path) 
             if skip.count():
                 skip.click()
 
-        # The asset graph with all five assets and their lineage.
+        # The asset graph with all six assets and their lineage.
         page.goto(f"{base}/asset-groups/embedding", wait_until="networkidle")
         dismiss_welcome()
         for asset in ASSETS:
