@@ -194,7 +194,8 @@ def test_cli_runs_end_to_end_and_reports(tmp_path: Path, data_root: Path) -> Non
     done = subprocess.run([*cli, "--collection", "ops-faq", "--disable-sparse"], env=env, capture_output=True,
                           text=True, cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "sparse     off (decided by cli)" in done.stdout and "checks     6 passed" in done.stdout
+    assert "sparse     off (decided by cli)" in done.stdout and "checks     7 passed" in done.stdout
+    assert "   index      edge ops-faq version 1" in done.stdout
     assert "registered 3 new partition(s)" in done.stderr
     assert (data_root / "exports" / "ops-faq" / "processing_summary.json").is_file()
     refused = subprocess.run([*cli, "--collection", "../etc"], env=env, capture_output=True, text=True, cwd=REPO)

@@ -66,12 +66,14 @@ class EdgePublisher(IndexPublisher):
             base = attempt()
             if base is None:
                 continue
-            store = EdgeStore.open(self._building, self.collection_name)
+            store = None
             try:
+                store = EdgeStore.open(self._building, self.collection_name)
                 store.ensure_schema(schema)
                 return Prepared(store, base)
-            except StoreError:  # e.g. another dense size: start from a new shard instead
-                store.close()
+            except StoreError:  # unreadable, or another dense size: try the next base
+                if store is not None:
+                    store.close()
                 shutil.rmtree(self._building, ignore_errors=True)
         return Prepared(EdgeStore.create(self._building, self.collection_name, schema, self.tuning), "new")
 

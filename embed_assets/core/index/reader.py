@@ -80,11 +80,15 @@ class EdgeReader:
                 if opened is not None:
                     return opened
                 continue
-            if self._resolve() != name:  # the pointer moved while we waited: start over
+            try:
+                if self._resolve() != name:  # the pointer moved while we waited: start over
+                    lock.release()
+                    continue
+                with self.layout.guard(name).acquire(GUARD_TIMEOUT_S):
+                    store = EdgeStore.open(self.layout.folder(name), self.collection)
+            except BaseException:
                 lock.release()
-                continue
-            with self.layout.guard(name).acquire(GUARD_TIMEOUT_S):
-                store = EdgeStore.open(self.layout.folder(name), self.collection)
+                raise
             return _Opened(name, store, state, lock, None)
         raise LockBusy(f"the index of {self.collection} kept changing while opening it")
 

@@ -53,6 +53,8 @@ class IndexSyncResult(BaseModel):
     unchanged: bool
     optimized: bool = False
     search: SearchKind = "exact"
+    index_schema: IndexSchema
+    with_text: bool = False
     latency_ms: float
 
 
@@ -121,7 +123,8 @@ def sync_index(target: IndexTarget, collection: str, table: pa.Table, manifest: 
         served = publisher.served()
         served_fps = publisher.served_fingerprints() if served else {}
         common: dict[str, Any] = {"backend": target.backend, "location": target.location,
-                                  "collection_name": publisher.collection_name, "export_version": export_version}
+                                  "collection_name": publisher.collection_name, "export_version": export_version,
+                                  "index_schema": schema, "with_text": with_text}
         state = IndexState(collection=collection, index_version=publisher.next_version(),
                            export_version=export_version, index_schema=schema, encoding=encoding,
                            points=len(wanted), with_text=with_text)
@@ -149,7 +152,9 @@ def index_published_export(target: IndexTarget, collection: str, folder: Path, m
 
 def result_table(result: IndexSyncResult) -> pa.Table:
     """The asset's stored output: one row describing the sync."""
-    return pa.Table.from_pylist([result.model_dump()])
+    row = result.model_dump(exclude={"index_schema"})
+    row["index_schema"] = result.index_schema.model_dump_json()
+    return pa.Table.from_pylist([row])
 
 
 def summary_row(summary: pa.Table) -> tuple[str, dict[str, Any]]:
