@@ -15,7 +15,7 @@ from typing import Any
 
 from .locks import FileLock
 from .publisher import IndexPublisher, Prepared
-from .server import ServerStore, _guarded, _models
+from .server import ServerStore, call_client, client_models
 from .state import IndexState
 from .store import IndexSchema
 
@@ -29,7 +29,7 @@ def alias_name(prefix: str, collection: str) -> str:
 
 def aliased_collection(client: Any, alias: str) -> str | None:
     """The collection ``alias`` points to, if the alias exists."""
-    aliases = _guarded("get_aliases", client.get_aliases).aliases
+    aliases = call_client("get_aliases", client.get_aliases).aliases
     return next((a.collection_name for a in aliases if a.alias_name == alias), None)
 
 
@@ -84,13 +84,13 @@ class ServerPublisher(IndexPublisher):
         store = prepared.store
         assert isinstance(store, ServerStore)
         store.set_metadata({STATE_KEY: state.model_dump_json()})
-        m = _models()
+        m = client_models()
         operations: list[Any] = []
         if aliased_collection(self.client, self.alias):
             operations.append(m.DeleteAliasOperation(delete_alias=m.DeleteAlias(alias_name=self.alias)))
         operations.append(m.CreateAliasOperation(create_alias=m.CreateAlias(collection_name=store.collection,
                                                                              alias_name=self.alias)))
-        _guarded("update_collection_aliases", self.client.update_collection_aliases,
+        call_client("update_collection_aliases", self.client.update_collection_aliases,
                  change_aliases_operations=operations)
         return store.collection
 

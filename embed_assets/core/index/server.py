@@ -60,13 +60,13 @@ def connect(url: str, api_key: SecretStr | None = None, timeout_s: int = 30) -> 
         return QdrantClient(url=url, api_key=key, timeout=timeout_s, check_compatibility=False)
 
 
-def _models() -> Any:
+def client_models() -> Any:
     from qdrant_client import models
 
     return models
 
 
-def _guarded(action: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+def call_client(action: str, call: Any, *args: Any, **kwargs: Any) -> Any:
     """Client errors as StoreError with the exception's type only: messages and chained
     exceptions may quote requests, and requests carry the API key. Raised outside the
     ``except`` block so that no context is attached."""
@@ -78,7 +78,7 @@ def _guarded(action: str, call: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _sparse(vector: SparseVector) -> Any:
-    return _models().SparseVector(indices=list(vector.indices), values=list(vector.values))
+    return client_models().SparseVector(indices=list(vector.indices), values=list(vector.values))
 
 
 def schema_of(params: Any) -> IndexSchema:
@@ -98,34 +98,34 @@ class ServerStore(VectorStore):
 
     # -- schema ----------------------------------------------------------------------
     def exists(self) -> bool:
-        return bool(_guarded("collection_exists", self.client.collection_exists, self.collection))
+        return bool(call_client("collection_exists", self.client.collection_exists, self.collection))
 
     def current_schema(self) -> IndexSchema:
-        info = _guarded("get_collection", self.client.get_collection, self.collection)
+        info = call_client("get_collection", self.client.get_collection, self.collection)
         return schema_of(info.config.params)
 
     def metadata(self) -> dict[str, Any]:
-        info = _guarded("get_collection", self.client.get_collection, self.collection)
+        info = call_client("get_collection", self.client.get_collection, self.collection)
         return dict(info.config.metadata or {})
 
     def set_metadata(self, metadata: dict[str, Any]) -> None:
-        _guarded("update_collection", self.client.update_collection, self.collection, metadata=metadata)
+        call_client("update_collection", self.client.update_collection, self.collection, metadata=metadata)
 
     def ensure_schema(self, schema: IndexSchema) -> str:
         """Create the collection; one with another schema is dropped and created anew (a server
         cannot add or remove named vectors of a collection in place)."""
-        m = _models()
+        m = client_models()
         if self.exists():
             if self.current_schema() == schema:
                 return "unchanged"
-            _guarded("delete_collection", self.client.delete_collection, self.collection)
-        _guarded("create_collection", self.client.create_collection, self.collection,
+            call_client("delete_collection", self.client.delete_collection, self.collection)
+        call_client("create_collection", self.client.create_collection, self.collection,
                  vectors_config={DENSE: m.VectorParams(size=schema.dense_size, distance=m.Distance.COSINE)},
                  sparse_vectors_config={n: m.SparseVectorParams() for n in schema.sparse})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # local mode: payload indexes are a no-op
             for field in KEYWORD_FIELDS:
-                _guarded("create_payload_index", self.client.create_payload_index, self.collection, field,
+                call_client("create_payload_index", self.client.create_payload_index, self.collection, field,
                          m.PayloadSchemaType.KEYWORD)
         return "created"
 
@@ -133,17 +133,17 @@ class ServerStore(VectorStore):
     def upsert(self, points: Sequence[IndexPoint]) -> int:
         if not points:
             return 0
-        m = _models()
+        m = client_models()
         batch = [m.PointStruct(id=p.point_id, payload=p.payload,
                                vector={DENSE: p.dense.astype(np.float32).tolist(),
                                        **{n: _sparse(v) for n, v in p.sparse.items()}}) for p in points]
-        _guarded("upsert", self.client.upsert, self.collection, points=batch, wait=True)
+        call_client("upsert", self.client.upsert, self.collection, points=batch, wait=True)
         return len(batch)
 
     def delete(self, point_ids: Sequence[str]) -> int:
         if point_ids:
-            _guarded("delete", self.client.delete, self.collection,
-                     points_selector=_models().PointIdsList(points=list(point_ids)), wait=True)
+            call_client("delete", self.client.delete, self.collection,
+                     points_selector=client_models().PointIdsList(points=list(point_ids)), wait=True)
         return len(point_ids)
 
     def close(self) -> None:
@@ -151,20 +151,20 @@ class ServerStore(VectorStore):
 
     # -- reads -----------------------------------------------------------------------
     def count(self) -> int:
-        return int(_guarded("count", self.client.count, self.collection, exact=True).count)
+        return int(call_client("count", self.client.count, self.collection, exact=True).count)
 
     def fingerprints(self) -> dict[str, str]:
         out: dict[str, str] = {}
         offset = None
         while True:
-            records, offset = _guarded("scroll", self.client.scroll, self.collection, limit=SCROLL_PAGE,
+            records, offset = call_client("scroll", self.client.scroll, self.collection, limit=SCROLL_PAGE,
                                        offset=offset, with_payload=["fingerprint"], with_vectors=False)
             out.update({normalize_id(r.id): str((r.payload or {}).get("fingerprint", "")) for r in records})
             if offset is None:
                 return out
 
     def retrieve(self, point_ids: Sequence[str]) -> list[StoredPoint]:
-        records = _guarded("retrieve", self.client.retrieve, self.collection, ids=list(point_ids),
+        records = call_client("retrieve", self.client.retrieve, self.collection, ids=list(point_ids),
                            with_payload=True, with_vectors=True)
         out = []
         for r in records:
@@ -181,7 +181,7 @@ class ServerStore(VectorStore):
         return {"query": vector, "using": vq.name}
 
     def _request(self, query: HybridQuery) -> dict[str, Any]:
-        m = _models()
+        m = client_models()
         params = m.SearchParams(exact=True) if query.exact else None
         common = {"limit": query.limit, "with_payload": list(query.payload)}
         if len(query.vectors) == 1:
@@ -197,13 +197,13 @@ class ServerStore(VectorStore):
     def query(self, query: HybridQuery) -> list[ScoredChunk]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # local mode ignores search params, with a warning
-            response = _guarded("query_points", self.client.query_points, self.collection, **self._request(query))
+            response = call_client("query_points", self.client.query_points, self.collection, **self._request(query))
         return [ScoredChunk(chunk_id=str((p.payload or {}).get("chunk_id", "")),
                             doc_id=str((p.payload or {}).get("doc_id", "")), score=float(p.score),
                             payload=dict(p.payload or {})) for p in response.points]
 
     def describe(self) -> StoreDescription:
-        info = _guarded("get_collection", self.client.get_collection, self.collection)
+        info = call_client("get_collection", self.client.get_collection, self.collection)
         points = int(info.points_count or 0)
         indexed = int(info.indexed_vectors_count or 0)
         hnsw = indexed > 0 and not isinstance(getattr(self.client, "_client", None), _local_type())

@@ -14,7 +14,7 @@ from .edge import EdgeStore, EdgeTuning
 from .edge_publisher import EdgePublisher
 from .publisher import IndexPublisher
 from .reader import EdgeReader
-from .server import ServerStore, connect, redact_url
+from .server import ServerStore, call_client, connect, redact_url
 from .state import IndexState
 from .store import Backend, VectorStore
 from .versions import IndexNotFound
@@ -120,7 +120,7 @@ class ServerIndexReader(IndexReader):
     def __init__(self, client: Any, location: str, alias: str, version: str | None = None) -> None:
         self.client = client
         physical = version or aliased_collection(client, alias)
-        if physical is None or not client.collection_exists(physical):
+        if physical is None or not call_client("collection_exists", client.collection_exists, physical):
             client.close()
             raise IndexNotFound(f"no index {version or alias} at {location}")
         self.version = physical
