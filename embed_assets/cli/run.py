@@ -158,6 +158,15 @@ def _manifest_lines(m: dict[str, Any], export_dir: Path, sparse_flag: bool | Non
     return lines
 
 
+def index_lines(meta: dict[str, Any]) -> list[str]:
+    """The vector index part of the summary (from the vector_index materialization's metadata)."""
+    state = "unchanged" if meta.get("unchanged") else f"from {meta.get('base')}"
+    return [f"   index      {meta['backend']} {meta['collection_name']} version {meta.get('index_version')} "
+            f"({state}) at {meta['location']}",
+            f"              {meta['points']} points, {meta['upserted']} upserted, {meta['deleted']} deleted in "
+            f"{meta['latency_ms']:.0f} ms; {meta.get('search', 'exact')} search"]
+
+
 def summary(outcome: Any, manifest: dict[str, Any] | None, export_dir: Path, sparse_flag: bool | None) -> str:
     """The per-collection block of the run summary (``outcome`` is a RunOutcome)."""
     lines = [f"\n== {outcome.collection}: {'OK' if outcome.ok else 'FAILED'} in {outcome.wall_s:.1f}s "
@@ -166,6 +175,8 @@ def summary(outcome: Any, manifest: dict[str, Any] | None, export_dir: Path, spa
         lines += _manifest_lines(manifest, export_dir, sparse_flag)
     elif manifest:
         lines.append(f"   exports    unchanged: the last good export ({manifest['run']['finished_at']}) stays published")
+    if outcome.index:
+        lines += index_lines(outcome.index)
     if outcome.checks:
         passed = [k for k, v in outcome.checks.items() if v]
         failed = [k for k, v in outcome.checks.items() if not v and k not in outcome.warnings]

@@ -12,11 +12,13 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DENSE_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_SPARSE_MODEL = "splade-tiny"
+# The variable holding the server's API key; Dagster resources refer to it by this name.
+QDRANT_API_KEY_VARIABLE = "EMBED_ASSETS_QDRANT_API_KEY"
 _CHECKOUT = Path(__file__).resolve().parents[2]
 _TRUE = {"1", "true", "yes", "on", "enable", "enabled"}
 _FALSE = {"0", "false", "no", "off", "disable", "disabled"}
@@ -81,6 +83,24 @@ class Settings(BaseSettings):
     otel_traces_exporter: Literal["", "none", "console", "otlp"] = Field(
         default="", validation_alias=AliasChoices("OTEL_TRACES_EXPORTER"))
     otel_service_name: str = Field(default="embed_assets", validation_alias=AliasChoices("OTEL_SERVICE_NAME"))
+    index_root: Path | None = Field(default=None, description="Edge index folders; default <data_root>/index.")
+    qdrant_url: str | None = Field(default=None, description="Publish to this Qdrant server (http(s)://) instead of "
+                                                             "the embedded engine; file:/// for the client's local mode.")
+    qdrant_api_key: SecretStr | None = Field(default=None, description="The server's API key; never logged or stored.")
+    qdrant_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$",
+                               description="Prepended to collection names on the server.")
+    index_text: bool = Field(default=False, description="Store chunk text in the index payload.")
+    index_lock_timeout_s: float = Field(default=60.0, ge=0, description="How long an index run waits for another.")
+
+    @field_validator("qdrant_url", "qdrant_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("index_text", mode="before")
+    @classmethod
+    def _text_switch(cls, value: Any) -> Any:
+        return parse_flag(value, "EMBED_ASSETS_INDEX_TEXT") if isinstance(value, str) else value
 
     @field_validator("sparse", "lexical", "sparse_on_gpu", "strict_sparse", "automation", mode="before")
     @classmethod
@@ -125,6 +145,12 @@ class Settings(BaseSettings):
         if self.export_root is not None:
             return self.export_root.expanduser().resolve()
         return (data_root or self.resolved_data_root) / "exports"
+
+    def index_root_for(self, data_root: Path | None = None) -> Path:
+        """The Edge index root: ``index_root`` when set, else ``<data root>/index``."""
+        if self.index_root is not None:
+            return self.index_root.expanduser().resolve()
+        return (data_root or self.resolved_data_root) / "index"
 
     @property
     def resolved_dagster_home(self) -> Path:

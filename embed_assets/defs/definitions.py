@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from embed_assets.core.settings import Settings, get_settings, storage_root
+from embed_assets.core.settings import QDRANT_API_KEY_VARIABLE, Settings, get_settings, storage_root
 from embed_assets.core.telemetry import configure
 from embed_assets.resources import DenseModelConfig, GpuLeaseResource, ModelManagerResource
 
@@ -15,7 +15,7 @@ from .assets import ALL_ASSETS
 from .checks import ALL_CHECKS
 from .io_manager import ParquetIOManager
 from .jobs import JOB_NAME, embed_collections_job
-from .resources import FeaturesResource, PathsResource, QualityGatesResource
+from .resources import FeaturesResource, PathsResource, QualityGatesResource, VectorIndexResource
 from .sensors import collection_changes_sensor
 
 __all__ = ["JOB_NAME", "build_definitions", "build_resources", "defs"]
@@ -24,11 +24,13 @@ __all__ = ["JOB_NAME", "build_definitions", "build_resources", "defs"]
 def build_resources(data_root: Path | None = None, export_root: Path | None = None,
                     model_manager: ModelManagerResource | None = None,
                     gates: QualityGatesResource | None = None,
-                    gpu: GpuLeaseResource | None = None, settings: Settings | None = None) -> dict[str, object]:
+                    gpu: GpuLeaseResource | None = None, settings: Settings | None = None,
+                    index: VectorIndexResource | None = None) -> dict[str, object]:
     settings = settings or get_settings()
     root = (data_root or settings.resolved_data_root).resolve()
     exports = export_root or settings.export_root_for(root)
     return {
+        "index": index or index_resource(settings, root),
         "paths": PathsResource(data_root=str(root), export_root=str(exports)),
         "io_manager": ParquetIOManager(base_dir=str(storage_root(root))),
         "model_manager": model_manager or ModelManagerResource(
@@ -38,6 +40,17 @@ def build_resources(data_root: Path | None = None, export_root: Path | None = No
         "gates": gates or QualityGatesResource(strict_sparse=settings.strict_sparse),
         "features": FeaturesResource(sparse=settings.sparse, lexical=settings.lexical),
     }
+
+
+def index_resource(settings: Settings, data_root: Path | None = None) -> VectorIndexResource:
+    """The vector index the settings describe. The API key goes in as a reference to its
+    environment variable: Dagster resolves it when the resource starts, and shows only the
+    variable's name wherever it displays resource configuration."""
+    root = settings.index_root_for(data_root.resolve() if data_root else None)
+    key = dg.EnvVar(QDRANT_API_KEY_VARIABLE) if settings.qdrant_api_key is not None else None
+    return VectorIndexResource(index_root=str(root), url=settings.qdrant_url, api_key=key,  # type: ignore[arg-type]
+                               prefix=settings.qdrant_prefix, store_text=settings.index_text,
+                               lock_timeout_s=settings.index_lock_timeout_s)
 
 
 def default_executor(settings: Settings) -> dg.ExecutorDefinition:

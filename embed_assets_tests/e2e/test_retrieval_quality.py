@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from embed_assets.cli import main
+from embed_assets.core.index.evaluation import ENGINE_FUSIONS
 from embed_assets.core.ingest.beir import read_qrels, read_queries
 from embed_assets.core.retrieval.evaluation import DEFAULT_HYBRID, FUSIONS
 from embed_assets.defs.resources import QualityGatesResource
@@ -46,7 +47,7 @@ def test_eval_command_end_to_end(home: Path, capsys: pytest.CaptureFixture[str])
     line = json.loads(out.out.strip().splitlines()[-1])
     assert line["collection"] == "python-docstrings" and line["queries"] == len(read_queries(beir))
     ndcg = line["ndcg@10"]
-    assert set(ndcg) == {"dense", "splade", "lexical", *FUSIONS}
+    assert set(ndcg) == {"dense", "splade", "lexical", *FUSIONS, *ENGINE_FUSIONS}  # through the index by default
     assert all(0.0 <= v <= 1.0 for v in ndcg.values())
     assert ndcg[DEFAULT_HYBRID] >= max(ndcg[m] for m in FUSIONS[DEFAULT_HYBRID].members), ndcg
     assert "| method | nDCG@10" in out.out
@@ -84,7 +85,7 @@ def test_search_finds_the_known_document_and_hides_text(beir: Path, home: Path,
     qid = sample[0]
     assert main(["search", "--collection", "pydocs-small", "--data-root", str(data_root), "--mode", "lexical",
                  "--show-text", "--top-k", "1", queries[qid]]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 3  # header, hit, its text
+    assert len(capsys.readouterr().out.splitlines()) == 4  # header, what the score is, the hit, its text
 
 
 def test_quality_gate_passes_then_blocks_a_degradation(beir: Path, instance: dg.DagsterInstance,

@@ -18,7 +18,7 @@ from embed_assets.resources import ModelManagerResource
 from ..helpers import materialize_collection, read_manifest
 
 pytestmark = pytest.mark.slow
-ASSETS = ["chunks", "dense_embeddings", "sparse_vectors", "fused_vectors", "processing_summary"]
+ASSETS = ["chunks", "dense_embeddings", "sparse_vectors", "fused_vectors", "processing_summary", "vector_index"]
 
 
 def _tree(exporter: Any, run_id: str) -> dict[str, list[Any]]:
@@ -55,6 +55,7 @@ def test_span_tree_with_sparse_on(instance: dg.DagsterInstance, data_root: Path,
     assert {"embed_assets.batch_size", "embed_assets.device", "embed_assets.stage"} <= set(batch.attributes)
     assert _parent_name(spans, spans["embed_assets.export"][0]) == "embed_assets.processing_summary"
     assert _parent_name(spans, spans["embed_assets.publish"][0]) == "embed_assets.processing_summary"
+    assert _parent_name(spans, spans["embed_assets.index_publish"][0]) == "embed_assets.vector_index"
     dense = spans["embed_assets.dense_embeddings"][0].attributes
     assert dense["embed_assets.devices"] == "cpu" and dense["embed_assets.chunks_per_s"] > 0
     assert "embed_assets.fallback" not in spans

@@ -33,6 +33,30 @@ FUSIONS: dict[str, FusionSpec] = {
 DEFAULT_HYBRID = "hybrid"
 
 
+# Named fusions a search can ask for. `hybrid` is the product's default; the others are the
+# fusions a vector database offers natively (see core/index/search.py for the engine's forms).
+SEARCH_FUSIONS = ("hybrid", "convex", "rrf", "weighted_rrf", "dbsf")
+
+
+def search_fusion(name: str, available: Sequence[str], weights: Mapping[str, float] | None = None) -> FusionSpec:
+    """The FusionSpec of a named search fusion over the retrievers ``available`` has."""
+    members = tuple(m for m in ALL if m in available)
+    given = dict(weights) if weights else None
+    if name == "hybrid":
+        spec = DEFAULT_FUSION if given is None else DEFAULT_FUSION.model_copy(update={"weights": given})
+    elif name == "convex":
+        spec = FusionSpec(method="convex", members=ALL, weights=given or DEFAULT_CONVEX_WEIGHTS)
+    elif name == "rrf":
+        spec = FusionSpec(method="rrf", members=members)
+    elif name == "weighted_rrf":
+        spec = FusionSpec(method="rrf", members=members, weights=given or DEFAULT_CONVEX_WEIGHTS)
+    elif name == "dbsf":
+        spec = FusionSpec(method="convex", members=members, normalization="dbsf")
+    else:
+        raise ValueError(f"unknown fusion {name!r}: use one of {', '.join(SEARCH_FUSIONS)}")
+    return spec.restricted(available)
+
+
 def hybrid_members(available: list[str], name: str = DEFAULT_HYBRID) -> tuple[str, tuple[str, ...]]:
     spec = hybrid_spec(available, name)
     return spec.method, spec.members

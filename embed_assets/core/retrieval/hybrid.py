@@ -47,9 +47,24 @@ class FusionSpec(BaseModel):
         return self.weights.get(member, 1.0 if self.method == "rrf" else 1.0 / len(self.members))
 
     def restricted(self, available: Sequence[str]) -> FusionSpec:
-        """The same fusion over the members ``available`` has (dense alone when none)."""
+        """The same fusion over the members ``available`` has (dense alone when none); convex
+        weights are renormalized over the members present, so scores keep their 0–1 range."""
         present = tuple(m for m in self.members if m in available) or ("dense",)
-        return self.model_copy(update={"members": present})
+        weights = self.weights
+        if self.method == "convex" and weights:
+            total = sum(weights.get(m, 0.0) for m in present)
+            weights = {m: weights.get(m, 0.0) / total for m in present} if total > 0 else {}
+        return self.model_copy(update={"members": present, "weights": weights})
+
+    def explain(self) -> str:
+        """The score in words: ``0.59·dense + 0.41·lexical (convex, min–max; ...)``."""
+        if self.method == "rrf":
+            terms = " + ".join(f"{self.weight(m):g}/(k+rank {m})" for m in self.members)
+            return f"{terms}, k = {self.rrf_k}"
+        terms = " + ".join(f"{self.weight(m):.2f}·{m}" for m in self.members)
+        return (f"{terms} (convex over {self.normalization}-normalized document scores; a document: "
+                f"{'its best chunk' if self.aggregation == 'max' else 'the mean of its best two chunks'}"
+                f"{', lexical over whole documents' if self.lexical == 'document' and 'lexical' in self.members else ''})")
 
     def describe(self) -> str:
         weights = "/".join(f"{self.weight(m):g}" for m in self.members)

@@ -135,7 +135,9 @@ def fuse(per_retriever: Mapping[str, Sequence[Mapping[str, float]]], method: str
             fused.append(dict(reciprocal_rank_fusion(rankings, k=RRF_K)))
         elif method == "convex":
             w = weights or {}
-            fused.append(dict(convex_combination(sets, [w.get(m, 1.0 / len(members)) for m in members])))
+            raw = [w.get(m, 1.0 / len(members)) for m in members]
+            total = sum(raw) or 1.0  # renormalized over the members present
+            fused.append(dict(convex_combination(sets, [x / total for x in raw])))
         else:
             raise ValueError(f"unknown fusion {method!r}: use rrf or convex")
     return fused

@@ -18,9 +18,17 @@ from embed_assets.core.manifest.envelopes import (
     read_any_envelope,
     read_envelope,
 )
-from embed_assets.defs.assets import chunks, dense_embeddings, fused_vectors, processing_summary, sparse_vectors
+from embed_assets.defs.assets import (
+    chunks,
+    dense_embeddings,
+    fused_vectors,
+    processing_summary,
+    sparse_vectors,
+    vector_index,
+)
+from embed_assets.defs.checks import vector_index_matches_export
 from embed_assets.defs.config import SPARSE_CLI_TAG, ChunksConfig, FusionConfig, SparseConfig
-from embed_assets.defs.resources import FeaturesResource, PathsResource, QualityGatesResource
+from embed_assets.defs.resources import FeaturesResource, PathsResource, QualityGatesResource, VectorIndexResource
 from embed_assets.resources import GpuLeaseResource, ModelManagerResource
 
 COLLECTION = "ops-faq"
@@ -121,3 +129,20 @@ def test_every_column_of_every_asset_has_a_description(outputs: dict[str, dg.Out
         schema = output.metadata["dagster/column_schema"].schema
         undescribed = [c.name for c in schema.columns if not c.description]
         assert undescribed == [], f"{name}: {undescribed}"
+
+
+def test_vector_index_indexes_the_published_export_and_its_check_passes(
+        outputs: dict[str, dg.Output], paths: PathsResource, instance: dg.DagsterInstance) -> None:
+    envelopes = {name: read_any_envelope(_table(outputs[name]).schema) for name in ("chunks", "dense", "sparse")}
+    summary = _table(processing_summary(
+        _context(instance), fused_vectors=_table(outputs["fused"]), chunks_stage=envelopes["chunks"],
+        dense_stage=envelopes["dense"], sparse_stage=envelopes["sparse"], paths=paths,
+        gpu=GpuLeaseResource(device="cpu"), model_manager=ModelManagerResource(), gates=QualityGatesResource()))
+    index = VectorIndexResource(index_root=str(paths.root / "index"))
+    out = vector_index(_context(instance), processing_summary=summary, paths=paths, index=index)
+    rows = _table(outputs["fused"]).num_rows
+    assert out.metadata["points"].value == rows and out.metadata["backend"].value == "edge"
+    assert {"location", "collection_name", "upserted", "deleted", "latency_ms"} <= set(out.metadata)
+    check = vector_index_matches_export(vector_index=_table(out), processing_summary=summary, paths=paths,
+                                        index=index)
+    assert check.passed and check.metadata["points"].value == rows
