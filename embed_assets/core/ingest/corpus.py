@@ -4,29 +4,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .documents import Document, ReadLimits, SkippedDocument, SkipReason, decode
+from .reading import Refused, open_input
+from .walk import InputFile, os_error
 
 CORPUS_FILENAME = "corpus.jsonl"
 
 
-def iter_corpus(path: Path, rel: str, folder: Path, seen_ids: set[str],
+def iter_corpus(entry: InputFile, root: str, seen_ids: set[str],
                 limits: ReadLimits) -> Iterator[Document | SkippedDocument]:
     # A corpus at the collection's top level keeps its ids; nested ones are prefixed
     # with their folder so that ids stay unique across corpora.
-    prefix = "" if path.parent == folder else path.parent.relative_to(folder).as_posix() + "/"
+    prefix = entry.folder + "/" if entry.folder else ""
     try:
-        handle = path.open("rb")
+        with open_input(entry, root) as handle:
+            yield from _corpus_lines(handle, entry.rel, prefix, seen_ids, limits)
+    except Refused as refused:
+        yield SkippedDocument(source_path=entry.rel, reason=refused.reason, detail=refused.detail)
     except OSError as exc:
-        yield SkippedDocument(source_path=rel, reason=SkipReason.UNREADABLE, detail=type(exc).__name__)
-        return
-    with handle:
-        for lineno, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue  # blank lines are separators, not documents
-            yield _line_document(raw, f"{rel}:{lineno}", rel, prefix, seen_ids, limits)
+        yield SkippedDocument(source_path=entry.rel, reason=SkipReason.UNREADABLE, detail=os_error(exc))
+
+
+def _corpus_lines(handle: BinaryIO, rel: str, prefix: str, seen_ids: set[str],
+                  limits: ReadLimits) -> Iterator[Document | SkippedDocument]:
+    for lineno, raw in enumerate(handle, start=1):
+        if not raw.strip():
+            continue  # blank lines are separators, not documents
+        yield _line_document(raw, f"{rel}:{lineno}", rel, prefix, seen_ids, limits)
 
 
 def _parse_line(raw: bytes, where: str, limits: ReadLimits) -> tuple[dict[str, Any], bool] | SkippedDocument:

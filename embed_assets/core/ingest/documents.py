@@ -1,7 +1,7 @@
-"""Documents and recorded skips, and reading one text or Markdown file.
+"""Documents and recorded skips, and turning a file's bytes into text.
 
-Every file (and every line of a corpus file) is one document *seen*; it becomes a
-:class:`Document` or a :class:`SkippedDocument` with a reason, so
+Every entry of a collection folder (and every line of a corpus file) is one document
+*seen*; it becomes a :class:`Document` or a :class:`SkippedDocument` with a reason, so
 ``seen = embedded + skipped`` holds. Nothing here ever puts document text into a
 reason or a message.
 """
@@ -9,12 +9,9 @@ reason or a message.
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
-
-from .markdown import markdown_title
 
 TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown"}
 
@@ -30,6 +27,45 @@ class SkipReason(str, Enum):
     UNREADABLE = "unreadable"
     NO_CHUNKS = "no_chunks"
     CHUNKING_FAILED = "chunking_failed"
+    HIDDEN = "hidden"
+    SPECIAL_FILE = "special_file"
+    UNDECODABLE_NAME = "undecodable_name"
+    FOLDER_TOO_DEEP = "folder_too_deep"
+    SYMLINK_OUTSIDE = "symlink_outside"
+    SYMLINK_LOOP = "symlink_loop"
+    DANGLING_SYMLINK = "dangling_symlink"
+    DUPLICATE_FILE = "duplicate_file"
+    DUPLICATE_FOLDER = "duplicate_folder"
+    CHANGED_WHILE_READING = "changed_while_reading"
+
+    @property
+    def message(self) -> str:
+        """What the reason means, in words (the same for every document: never its text)."""
+        return _MESSAGES[self]
+
+
+_MESSAGES = {
+    SkipReason.EMPTY: "the file (or corpus line) holds no text",
+    SkipReason.BINARY: "the bytes are not text (NUL or many control bytes)",
+    SkipReason.TOO_LARGE: "the file (or corpus line) is larger than the read limit",
+    SkipReason.UNSUPPORTED_TYPE: "not a .txt, .md or corpus.jsonl file",
+    SkipReason.INVALID_JSON: "a corpus line that is not a JSON object",
+    SkipReason.MISSING_ID: "a corpus line without an _id",
+    SkipReason.DUPLICATE_ID: "an earlier document has the same id; the first one is kept",
+    SkipReason.UNREADABLE: "the file or folder could not be opened or read",
+    SkipReason.NO_CHUNKS: "the tokenizer found no tokens",
+    SkipReason.CHUNKING_FAILED: "chunking the document raised an error",
+    SkipReason.HIDDEN: "a hidden entry (its name starts with a dot); never read",
+    SkipReason.SPECIAL_FILE: "a FIFO, socket or device; never opened",
+    SkipReason.UNDECODABLE_NAME: "the entry's name is not valid UTF-8",
+    SkipReason.FOLDER_TOO_DEEP: "a folder nested deeper than the folder depth limit; not walked",
+    SkipReason.SYMLINK_OUTSIDE: "a symbolic link that resolves outside the collection folder; never followed",
+    SkipReason.SYMLINK_LOOP: "a symbolic link that points back to a folder containing it, or never resolves",
+    SkipReason.DANGLING_SYMLINK: "a symbolic link whose target does not exist",
+    SkipReason.DUPLICATE_FILE: "the same file was already read under another path (a link to it)",
+    SkipReason.DUPLICATE_FOLDER: "the same folder was already walked under another path (a link to it)",
+    SkipReason.CHANGED_WHILE_READING: "the entry was replaced between listing the folder and opening it",
+}
 
 
 class Document(BaseModel):
@@ -43,7 +79,7 @@ class Document(BaseModel):
 
 class SkippedDocument(BaseModel):
     doc_id: str | None = None
-    source_path: str
+    source_path: str = Field(description="Relative to the collection folder; printable (odd bytes escaped).")
     reason: SkipReason
     detail: str = Field(default="", description="Why, in words; never contains document text.")
 
@@ -51,6 +87,7 @@ class SkippedDocument(BaseModel):
 class ReadLimits(BaseModel):
     max_file_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Larger files are skipped as too_large.")
     binary_sniff_bytes: int = Field(default=8192, gt=0)
+    max_folder_depth: int = Field(default=64, ge=1, description="Folders nested deeper are skipped as folder_too_deep.")
 
 
 def looks_binary(head: bytes) -> bool:
@@ -69,24 +106,3 @@ def decode(raw: bytes) -> tuple[str, bool]:
         return raw.decode("utf-8-sig"), False
     except UnicodeDecodeError:
         return raw.decode("utf-8", errors="replace"), True
-
-
-def read_text_file(path: Path, rel: str, kind: str, limits: ReadLimits) -> Document | SkippedDocument:
-    try:
-        size = path.stat().st_size
-        if size > limits.max_file_bytes:
-            return SkippedDocument(doc_id=rel, source_path=rel, reason=SkipReason.TOO_LARGE,
-                                   detail=f"{size} bytes, limit {limits.max_file_bytes}")
-        raw = path.read_bytes()
-    except OSError as exc:
-        return SkippedDocument(doc_id=rel, source_path=rel, reason=SkipReason.UNREADABLE,
-                               detail=type(exc).__name__)
-    if looks_binary(raw[: limits.binary_sniff_bytes]):
-        return SkippedDocument(doc_id=rel, source_path=rel, reason=SkipReason.BINARY,
-                               detail="NUL or control bytes in the first bytes")
-    text, replaced = decode(raw)
-    if not text.strip():
-        return SkippedDocument(doc_id=rel, source_path=rel, reason=SkipReason.EMPTY, detail=f"{size} bytes, no text")
-    title = markdown_title(text) if kind == "markdown" else None
-    return Document(doc_id=rel, source_path=rel, kind=kind, text=text,  # type: ignore[arg-type]
-                    title=title or Path(rel).stem, decoded_with_replacement=replaced)

@@ -17,7 +17,8 @@ from ..manifest.models import ChunksStage
 from ..storage.arrow import with_stage_metadata
 
 
-def chunks_section(result: ChunkedCollection, chunker: Chunker, folder: Path, latency_ms: float) -> ChunksStage:
+def chunks_section(result: ChunkedCollection, chunker: Chunker, folder: Path, latency_ms: float,
+                   read_limits: ReadLimits | None = None) -> ChunksStage:
     tokens = [c.token_count for c in result.chunks]
     limit = min(limit.max_tokens for limit in chunker.limits)
     truncated = sum(1 for t in tokens if t > limit)
@@ -26,7 +27,7 @@ def chunks_section(result: ChunkedCollection, chunker: Chunker, folder: Path, la
         overlap_tokens=chunker.overlap, max_tokens=limit, tokens_total=int(sum(tokens)),
         tokens_max=int(max(tokens, default=0)), truncated_chunks=truncated,
         truncated_share=truncated / len(tokens) if tokens else 0.0, tokenizer=chunker.limits[0].name,
-        inputs_sha256=fingerprint_collection(folder), latency_ms=latency_ms)
+        inputs_sha256=fingerprint_collection(folder, read_limits), latency_ms=latency_ms)
 
 
 def run_chunks_stage(folder: Path, collection: str, limits: list[TokenLimit], chunking: ChunkingConfig,
@@ -35,5 +36,6 @@ def run_chunks_stage(folder: Path, collection: str, limits: list[TokenLimit], ch
     started = time.perf_counter()
     chunker = Chunker(chunking, limits)
     result = chunk_collection(folder, collection, chunker, read_limits)
-    envelope = ChunksEnvelope(stage=chunks_section(result, chunker, folder, (time.perf_counter() - started) * 1000.0))
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    envelope = ChunksEnvelope(stage=chunks_section(result, chunker, folder, latency_ms, read_limits))
     return with_stage_metadata(chunks_to_table(result.chunks), envelope), envelope
