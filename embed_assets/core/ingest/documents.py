@@ -8,6 +8,7 @@ reason or a message.
 
 from __future__ import annotations
 
+import codecs
 from enum import Enum
 from typing import Literal
 
@@ -22,7 +23,9 @@ class SkipReason(str, Enum):
     TOO_LARGE = "too_large"
     UNSUPPORTED_TYPE = "unsupported_type"
     INVALID_JSON = "invalid_json"
+    JSON_TOO_DEEP = "json_too_deep"
     MISSING_ID = "missing_id"
+    INVALID_ID = "invalid_id"
     DUPLICATE_ID = "duplicate_id"
     UNREADABLE = "unreadable"
     NO_CHUNKS = "no_chunks"
@@ -50,7 +53,9 @@ _MESSAGES = {
     SkipReason.TOO_LARGE: "the file (or corpus line) is larger than the read limit",
     SkipReason.UNSUPPORTED_TYPE: "not a .txt, .md or corpus.jsonl file",
     SkipReason.INVALID_JSON: "a corpus line that is not a JSON object",
+    SkipReason.JSON_TOO_DEEP: "a corpus line nested deeper than the JSON nesting limit",
     SkipReason.MISSING_ID: "a corpus line without an _id",
+    SkipReason.INVALID_ID: "a corpus line whose _id is neither a string nor an integer",
     SkipReason.DUPLICATE_ID: "an earlier document has the same id; the first one is kept",
     SkipReason.UNREADABLE: "the file or folder could not be opened or read",
     SkipReason.NO_CHUNKS: "the tokenizer found no tokens",
@@ -88,6 +93,7 @@ class ReadLimits(BaseModel):
     max_file_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Larger files are skipped as too_large.")
     binary_sniff_bytes: int = Field(default=8192, gt=0)
     max_folder_depth: int = Field(default=64, ge=1, description="Folders nested deeper are skipped as folder_too_deep.")
+    max_json_depth: int = Field(default=64, ge=1, description="Corpus lines nested deeper are skipped as json_too_deep.")
 
 
 def looks_binary(head: bytes) -> bool:
@@ -100,9 +106,35 @@ def looks_binary(head: bytes) -> bool:
     return controls / len(head) > 0.10
 
 
+# Byte order marks that name their encoding unambiguously (UTF-32 before UTF-16: FF FE 00 00
+# starts with FF FE).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+         (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
 def decode(raw: bytes) -> tuple[str, bool]:
     """UTF-8 text (a BOM dropped), and whether invalid bytes were replaced."""
     try:
         return raw.decode("utf-8-sig"), False
     except UnicodeDecodeError:
         return raw.decode("utf-8", errors="replace"), True
+
+
+def decode_text(raw: bytes, sniff_bytes: int) -> tuple[str, bool] | None:
+    """A file's text and whether bytes were replaced; None when the bytes are not text.
+
+    A UTF-16 or UTF-32 byte order mark decides the encoding (such files are full of NUL
+    bytes, so they are decoded before the binary sniff); anything else is UTF-8, with
+    invalid bytes replaced.
+    """
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            body = raw[len(bom):]
+            try:
+                text, replaced = body.decode(encoding), False
+            except UnicodeDecodeError:
+                text, replaced = body.decode(encoding, errors="replace"), True
+            return None if looks_binary(text[:sniff_bytes].encode("utf-8")) else (text, replaced)
+    if looks_binary(raw[:sniff_bytes]):
+        return None
+    return decode(raw)

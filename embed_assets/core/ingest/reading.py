@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from .documents import Document, ReadLimits, SkippedDocument, SkipReason, decode, looks_binary
+from .documents import Document, ReadLimits, SkippedDocument, SkipReason, decode_text
 from .markdown import markdown_title
 from .walk import InputFile, fd_path, is_inside, os_error
 
@@ -83,9 +83,10 @@ def read_text_file(entry: InputFile, root: str, kind: str, limits: ReadLimits) -
         return _skip(entry, SkipReason.UNREADABLE, os_error(exc))
     if len(raw) > limits.max_file_bytes:
         return _skip(entry, SkipReason.TOO_LARGE, f"grew past the limit of {limits.max_file_bytes} bytes")
-    if looks_binary(raw[: limits.binary_sniff_bytes]):
+    decoded = decode_text(raw, limits.binary_sniff_bytes)
+    if decoded is None:
         return _skip(entry, SkipReason.BINARY, "NUL or control bytes in the first bytes")
-    text, replaced = decode(raw)
+    text, replaced = decoded
     if not text.strip():
         return _skip(entry, SkipReason.EMPTY, f"{len(raw)} bytes, no text")
     title = markdown_title(text) if kind == "markdown" else None
