@@ -14,7 +14,7 @@ import errno
 import os
 import stat
 from collections.abc import Iterator
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from .documents import Document, ReadLimits, SkippedDocument, SkipReason, decode_text
@@ -63,6 +63,23 @@ def open_input(entry: InputFile, root: str) -> Iterator[BinaryIO]:
         raise
     with handle:
         yield handle
+
+
+def open_known_file(folder: Path, rel: str) -> contextlib.AbstractContextManager[BinaryIO]:
+    """A file the product looks for by name in a collection folder (``queries.jsonl``), open
+    for reading only if it is a regular file inside the folder; :class:`Refused` otherwise."""
+    root = os.path.realpath(folder)
+    real = os.path.realpath(os.path.join(root, rel))
+    if not is_inside(real, root):
+        raise Refused(SkipReason.SYMLINK_OUTSIDE, f"{rel} resolves outside the collection folder")
+    try:
+        st = os.lstat(real)
+    except OSError as exc:
+        raise Refused(SkipReason.UNREADABLE, f"{rel}: {os_error(exc)}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise Refused(SkipReason.SPECIAL_FILE, f"{rel} is not a regular file")
+    return open_input(InputFile(rel=rel, real=real, dev=st.st_dev, ino=st.st_ino, size=st.st_size,
+                                mtime_ns=st.st_mtime_ns), root)
 
 
 def _skip(entry: InputFile, reason: SkipReason, detail: str) -> SkippedDocument:
