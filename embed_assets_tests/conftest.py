@@ -11,7 +11,8 @@ from typing import Any
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.pop("EMBED_ASSETS_SPARSE", None)
+for _name in [n for n in os.environ if n.startswith("EMBED_ASSETS_")]:  # tests start from the defaults
+    os.environ.pop(_name)
 
 import dagster as dg  # noqa: E402
 import pytest  # noqa: E402

@@ -20,7 +20,7 @@ import dagster as dg
 from pydantic import Field
 
 from embed_assets.core.devices.lease import Lease
-from embed_assets.core.devices.leases import LeaseLedger
+from embed_assets.core.devices.leases import Heartbeat, LeaseLedger
 from embed_assets.core.devices.simulated import DEVICE as SIMULATED_DEVICE
 from embed_assets.core.devices.simulated import SimulatedGpu, simulated_gpu
 from embed_assets.core.settings import get_settings
@@ -59,6 +59,8 @@ class GpuLeaseResource(dg.ConfigurableResource):
     ledger_dir: str | None = Field(default=None, description="Folder of the host-wide lease ledger; default "
                                                              "$DAGSTER_HOME/gpu_leases.")
     wait_timeout_s: float = Field(default=30.0, ge=0, description="How long to wait for room before using the CPU.")
+    lease_ttl_s: float = Field(default=120.0, gt=0, description="A lease whose holder stops heartbeating (hung) "
+                                                                "is reclaimed after this long.")
 
     @property
     def hard_cap_bytes(self) -> int:
@@ -83,19 +85,28 @@ class GpuLeaseResource(dg.ConfigurableResource):
 
     def ledger(self) -> LeaseLedger:
         folder = Path(self.ledger_dir) if self.ledger_dir else get_settings().resolved_dagster_home / "gpu_leases"
-        return LeaseLedger(folder)
+        return LeaseLedger(folder, ttl_s=self.lease_ttl_s)
 
     def _lease(self, stage: str, device: str, reserved: int, reason: str, **hooks: object) -> Lease:
         return Lease(stage=stage, device=device, reserved_bytes=reserved, hard_cap_bytes=self.hard_cap_bytes,
                      soft_limit_bytes=self.soft_limit_bytes, reason=reason, **hooks)  # type: ignore[arg-type]
+
+    def _cpu_lease(self, stage: str, reason: str) -> Lease:
+        """A CPU lease; with the simulated device configured, its CPU faults (``cpu_oom_after``)
+        apply to this stage's CPU batches too."""
+        sim = self.simulated_device()
+        if sim is None:
+            return self._lease(stage, "cpu", 0, reason)
+        sim.reset_calls(stage)
+        return self._lease(stage, "cpu", 0, reason, before_batch=lambda d, b, t: sim.before_batch(stage, d, b, t))
 
     @contextlib.contextmanager
     def lease(self, stage: str, estimated_bytes: int, *, want_gpu: bool = True) -> Iterator[Lease]:
         """Grant a device for ``stage``; released on exit, also on exceptions."""
         kind = self.device_kind if want_gpu else "cpu"
         if kind == "cpu":
-            yield self._lease(stage, "cpu", 0, "cpu requested" if not want_gpu or self.device == "cpu"
-                              else "no GPU on this host")
+            yield self._cpu_lease(stage, "cpu requested" if not want_gpu or self.device == "cpu"
+                                  else "no GPU on this host")
             return
         device = SIMULATED_DEVICE if kind == "simulated" else "cuda:0"
         reserved = min(int(estimated_bytes), self.hard_cap_bytes)
@@ -105,20 +116,23 @@ class GpuLeaseResource(dg.ConfigurableResource):
             held = sum(e.reserved_bytes for e in ledger.held(device))
             log.warning("%s: no VRAM room (%.2f GB held of %.2f GB); using the CPU", stage, held / GB,
                         self.hard_cap_bytes / GB)
-            yield self._lease(stage, "cpu", 0, f"VRAM budget exhausted ({held / GB:.2f} GB held on this host)")
+            yield self._cpu_lease(stage, f"VRAM budget exhausted ({held / GB:.2f} GB held on this host)")
             return
         try:
-            if kind == "simulated":
-                sim = self.simulated_device()
-                assert sim is not None
-                sim.reset_calls(stage)
-                yield self._lease(stage, device, reserved, "granted (simulated device)", lease_id=entry.lease_id,
-                                  memory_probe=sim.memory_used, clear_cache=sim.clear_cache,
-                                  before_batch=lambda d, b, t: sim.before_batch(stage, d, b, t))
-            else:
-                yield self._cuda_lease(stage, reserved, entry.lease_id)
+            with Heartbeat(ledger, entry.lease_id):
+                yield self._granted(kind, stage, device, reserved, entry.lease_id)
         finally:
             ledger.release(entry.lease_id)
+
+    def _granted(self, kind: str, stage: str, device: str, reserved: int, lease_id: str) -> Lease:
+        if kind != "simulated":
+            return self._cuda_lease(stage, reserved, lease_id)
+        sim = self.simulated_device()
+        assert sim is not None
+        sim.reset_calls(stage)
+        return self._lease(stage, device, reserved, "granted (simulated device)", lease_id=lease_id,
+                           memory_probe=sim.memory_used, clear_cache=sim.clear_cache,
+                           before_batch=lambda d, b, t: sim.before_batch(stage, d, b, t))
 
     def _cuda_lease(self, stage: str, reserved: int, lease_id: str) -> Lease:
         import torch

@@ -27,6 +27,7 @@ from embed_assets.core.encode.models import (
     max_content_tokens,
     model_dimension,
     resolve_model,
+    sparse_dimension,
     weights_fingerprint,
 )
 from embed_assets.core.ingest.chunking import TokenLimit
@@ -99,10 +100,11 @@ class ModelManagerResource(dg.ConfigurableResource):
             return _MODELS[key]
 
     @staticmethod
-    def identity(resolved: ResolvedModel, model: Any) -> ModelIdentity:
+    def identity(resolved: ResolvedModel, model: Any, dim: int | None = None) -> ModelIdentity:
         return ModelIdentity(name=resolved.ref, source=resolved.source, revision=resolved.revision,
                              weights_sha256=weights_fingerprint(resolved.location),
-                             dim=model_dimension(model), max_seq_length=int(model.max_seq_length))
+                             dim=dim if dim is not None else model_dimension(model),
+                             max_seq_length=int(model.max_seq_length))
 
     # -- what the stages receive -------------------------------------------------
     def load_dense(self) -> list[LoadedDenseModel]:
@@ -119,7 +121,7 @@ class ModelManagerResource(dg.ConfigurableResource):
         """The sparse model on the CPU; raises ModelUnavailable when it cannot be loaded."""
         resolved = resolve_model(self.sparse_model)
         model = self._load("sparse", resolved)
-        return model, self.identity(resolved, model)
+        return model, self.identity(resolved, model, dim=sparse_dimension(model))
 
     def choose_sparse(self) -> SparseModelChoice:
         """The sparse model, or — when it cannot load — the primary dense model's tokenizer,

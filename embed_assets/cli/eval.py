@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from embed_assets.core.ingest.beir import install_beir, read_qrels, read_queries
+from embed_assets.core.ingest.beir import CollectionInUse, install_beir, read_qrels, read_queries
 from embed_assets.core.ingest.discovery import fingerprint_collection
 from embed_assets.core.ingest.names import UnsafeCollectionName, validate_collection_name
 from embed_assets.core.settings import collections_dir, get_settings
@@ -79,8 +79,12 @@ def main(args: argparse.Namespace) -> int:
         return 2
     data_root = (args.data_root or get_settings().resolved_data_root).resolve()
     folder = collections_dir(data_root) / name
-    install_beir(args.beir, folder)
-    export_dir = data_root / "exports" / name
+    try:
+        install_beir(args.beir, folder)
+    except (CollectionInUse, FileNotFoundError) as exc:
+        error(str(exc))
+        return 2
+    export_dir = get_settings().export_root_for(data_root) / name
     manager = build_resources(data_root=data_root)["model_manager"]
     if reusable(export_dir / MANIFEST_NAME, folder, manager):
         print(f"{name}: corpus and settings unchanged; using the latest materialization", file=sys.stderr)

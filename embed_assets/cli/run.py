@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from embed_assets.core.ingest.names import collection_name_problems
-from embed_assets.core.settings import collections_dir, get_settings
+from embed_assets.core.settings import collections_dir
 from embed_assets.core.storage.exports import MANIFEST_NAME
 
-from .console import error, setup_logging
+from .console import checked, cli_instance, error, load_settings, setup_logging
 
 
 def add_parser(sub: Any) -> None:
@@ -26,6 +26,13 @@ def add_parser(sub: Any) -> None:
     toggle.add_argument("--enable-sparse", dest="sparse", action="store_const", const=True, default=None)
     toggle.add_argument("--disable-sparse", dest="sparse", action="store_const", const=False)
     run.add_argument("--export-root", type=Path, default=None, help="default: <data-root>/exports")
+    run.add_argument("--allow-empty", action="store_true",
+                     help="let a collection with no documents replace its last good export (a deliberate purge)")
+    run.add_argument("--allow-drop", action="store_true",
+                     help="let a collection that lost more than half of its documents replace its last good export")
+    run.add_argument("--strict-sparse", action="store_true",
+                     help="fail the run when the sparse model falls back past the threshold (default: publish the "
+                          "metadata-derived vectors and warn)")
 
 
 def _check_selection(folder: Path, names: list[str]) -> str | None:
@@ -43,45 +50,66 @@ def _check_selection(folder: Path, names: list[str]) -> str | None:
 
 def main(args: argparse.Namespace) -> int:
     setup_logging()
-    settings = get_settings()
+    settings = load_settings()
+    if settings is None:
+        return 2
     data_root = (args.data_root or settings.resolved_data_root).expanduser().resolve()
+    export_root = args.export_root.expanduser().resolve() if args.export_root else settings.export_root_for(data_root)
     folder = collections_dir(data_root)
     problem = _check_selection(folder, args.collection)
     if problem:
         error(problem)
         return 2
+    if not checked(settings, export_root):
+        return 2
     print(f"loading definitions and the Dagster instance (data root {data_root})", file=sys.stderr)
-    from embed_assets.core.ingest.discovery import discover_collections
-    from embed_assets.defs.config import SPARSE_CLI_TAG
     from embed_assets.runs.runner import DagsterRunner
 
-    from .console import cli_instance
-
     instance, home = cli_instance()
-    safe, refused = discover_collections(folder)
-    for name, problems in refused.items():
-        print(f"refused collection folder {name!r}: {'; '.join(problems)}", file=sys.stderr)
-    export_root = args.export_root.expanduser().resolve() if args.export_root else settings.export_root_for(data_root)
-    runner = DagsterRunner.for_data_root(instance, data_root=data_root, export_root=export_root)
-    new = runner.register(safe)
-    if new:
-        print(f"registered {len(new)} new partition(s): {', '.join(new)}", file=sys.stderr)
+    runner = DagsterRunner.for_data_root(instance, data_root=data_root, export_root=export_root,
+                                         on_wait=lambda message: print(message, file=sys.stderr))
+    safe = _register(runner, folder)
     selected = args.collection or safe
     if not selected:
         print(f"no collections under {folder}", file=sys.stderr)
         return 2
-    tags = {} if args.sparse is None else {SPARSE_CLI_TAG: "enable" if args.sparse else "disable"}
-    failed = []
-    for i, collection in enumerate(selected, start=1):
-        print(f"[{i}/{len(selected)}] {collection}: materializing", file=sys.stderr)
-        outcome = runner.materialize(collection, tags=tags)
-        print(summary(outcome, _manifest(export_root / collection), export_root / collection, args.sparse))
-        if not outcome.ok:
-            failed.append(collection)
+    failed = _materialize_all(runner, selected, export_root, args)
     print(f"\n{len(selected) - len(failed)} of {len(selected)} collection(s) succeeded"
           + (f"; failed: {', '.join(failed)}" if failed else ""))
     print(f"exports: {export_root}    Dagster instance: {home}")
     return 1 if failed else 0
+
+
+def _register(runner: Any, folder: Path) -> list[str]:
+    """Register every safe collection folder as a partition; the safe names."""
+    from embed_assets.core.ingest.discovery import discover_collections
+
+    safe, refused = discover_collections(folder)
+    for name, problems in refused.items():
+        print(f"refused collection folder {name!r}: {'; '.join(problems)}", file=sys.stderr)
+    new = runner.register(safe)
+    if new:
+        print(f"registered {len(new)} new partition(s): {', '.join(new)}", file=sys.stderr)
+    return safe
+
+
+def _materialize_all(runner: Any, selected: list[str], export_root: Path, args: argparse.Namespace) -> list[str]:
+    """Materialize each collection in turn, printing its summary; the ones that failed."""
+    from embed_assets.defs.config import SPARSE_CLI_TAG
+
+    tags = {} if args.sparse is None else {SPARSE_CLI_TAG: "enable" if args.sparse else "disable"}
+    gates = {k: v for k, v in (("allow_empty", args.allow_empty), ("strict_sparse", args.strict_sparse)) if v}
+    if args.allow_drop:
+        gates["max_document_drop"] = 1.0
+    run_config = {"resources": {"gates": {"config": gates}}} if gates else None
+    failed = []
+    for i, collection in enumerate(selected, start=1):
+        print(f"[{i}/{len(selected)}] {collection}: materializing", file=sys.stderr)
+        outcome = runner.materialize(collection, tags=tags, run_config=run_config)
+        print(summary(outcome, _manifest(export_root / collection), export_root / collection, args.sparse))
+        if not outcome.ok:
+            failed.append(collection)
+    return failed
 
 
 def _manifest(export_dir: Path) -> dict[str, Any] | None:
@@ -119,7 +147,9 @@ def summary(outcome: Any, manifest: dict[str, Any] | None, export_dir: Path, spa
         lines.append(f"   exports    unchanged: the last good export ({manifest['run']['finished_at']}) stays published")
     if outcome.checks:
         passed = [k for k, v in outcome.checks.items() if v]
-        failed = [k for k, v in outcome.checks.items() if not v]
-        lines.append(f"   checks     {len(passed)} passed" + (f", FAILED: {', '.join(failed)}" if failed else ""))
+        failed = [k for k, v in outcome.checks.items() if not v and k not in outcome.warnings]
+        warned = [f"{k} ({outcome.warnings[k]})" for k, v in outcome.checks.items() if not v and k in outcome.warnings]
+        lines.append(f"   checks     {len(passed)} passed" + (f", FAILED: {', '.join(failed)}" if failed else "")
+                     + (f", WARN: {'; '.join(warned)}" if warned else ""))
     lines += [f"   failure    {failure}" for failure in outcome.failures]
     return "\n".join(lines)

@@ -10,17 +10,17 @@ from embed_assets.core.ingest.names import UnsafeCollectionName, validate_collec
 from embed_assets.core.settings import get_settings
 from embed_assets.core.storage.exports import FUSED_PARQUET
 
-from .console import error
+from .console import error, non_empty_query, positive_int
 
 MODES = ("dense", "splade", "lexical", "hybrid")
 
 
 def add_parser(sub: Any) -> None:
     se = sub.add_parser("search", help="search a collection's exports")
-    se.add_argument("query")
+    se.add_argument("query", type=non_empty_query)
     se.add_argument("--collection", required=True)
     se.add_argument("--mode", choices=MODES, default="hybrid")
-    se.add_argument("--top-k", type=int, default=10)
+    se.add_argument("--top-k", type=positive_int, default=10)
     se.add_argument("--show-text", action="store_true", help="print the best chunk's text (off by default)")
     se.add_argument("--data-root", type=Path, default=None)
     se.add_argument("--export-root", type=Path, default=None)
@@ -39,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
         error(str(exc))
         return 2
     data_root = (args.data_root or get_settings().resolved_data_root).resolve()
-    export_root = (args.export_root or data_root / "exports").resolve()
+    export_root = (args.export_root or get_settings().export_root_for(data_root)).resolve()
     parquet = export_root / args.collection / FUSED_PARQUET
     if not parquet.is_file():
         error(f"no exports for {args.collection} under {export_root}; run embed-collections run first")

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DENSE_MODEL = "all-MiniLM-L6-v2"
@@ -69,18 +69,24 @@ class Settings(BaseSettings):
     lexical: bool | None = Field(default=None, description="Also export lexical vectors (unset: off).")
     dense_models: str = Field(default="", description='The dense ensemble: "ref[:weight],ref[:weight]".')
     sparse_model: str = Field(default=DEFAULT_SPARSE_MODEL, min_length=1)
+    sparse_on_gpu: bool = Field(default=False, description="Let the sparse stage hydrate to a leased GPU.")
+    strict_sparse: bool = Field(default=False, description="A sparse fallback past the threshold fails the run "
+                                                           "(default: published, the check warns).")
     simulated_gpu: str = Field(default="", description="Spec of the simulated GPU device; empty: none.")
     executor: Literal["in_process", "multiprocess"] = "in_process"
     dagster_home: Path | None = Field(default=None, validation_alias=AliasChoices("DAGSTER_HOME"))
+    crash_at: str = Field(default="", description="Test hook: SIGKILL this process at the named publishing point.")
     otel_traces_exporter: Literal["", "none", "console", "otlp"] = Field(
         default="", validation_alias=AliasChoices("OTEL_TRACES_EXPORTER"))
     otel_service_name: str = Field(default="embed_assets", validation_alias=AliasChoices("OTEL_SERVICE_NAME"))
 
-    @field_validator("sparse", "lexical", mode="before")
+    @field_validator("sparse", "lexical", "sparse_on_gpu", "strict_sparse", mode="before")
     @classmethod
     def _switch(cls, value: Any, info: Any) -> Any:
         if isinstance(value, str):
-            return parse_flag(value, f"EMBED_ASSETS_{info.field_name.upper()}") if value.strip() else None
+            if not value.strip():
+                return cls.model_fields[info.field_name].default
+            return parse_flag(value, f"EMBED_ASSETS_{info.field_name.upper()}")
         return value
 
     @field_validator("otel_traces_exporter", mode="before")
@@ -113,8 +119,8 @@ class Settings(BaseSettings):
         return self.data_root.expanduser().resolve() if self.data_root else self.project_home / "data"
 
     def export_root_for(self, data_root: Path | None = None) -> Path:
-        """The export root: ``export_root`` when set and no other data root is asked for."""
-        if self.export_root is not None and data_root is None:
+        """The export root: ``export_root`` when set, else ``<data root>/exports``."""
+        if self.export_root is not None:
             return self.export_root.expanduser().resolve()
         return (data_root or self.resolved_data_root) / "exports"
 
@@ -122,6 +128,17 @@ class Settings(BaseSettings):
     def resolved_dagster_home(self) -> Path:
         """``$DAGSTER_HOME`` when set, else the embedded SQLite instance under the project."""
         return self.dagster_home.expanduser().resolve() if self.dagster_home else self.project_home / ".dagster"
+
+
+def settings_errors(exc: ValidationError) -> list[str]:
+    """A validation error as one line per bad variable, named as the user set it."""
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        alias = Settings.model_fields[field].validation_alias if field in Settings.model_fields else None
+        name = alias.choices[0] if isinstance(alias, AliasChoices) else f"EMBED_ASSETS_{field.upper()}"
+        lines.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
+    return lines
 
 
 def get_settings(**overrides: Any) -> Settings:

@@ -27,15 +27,15 @@ def build_resources(data_root: Path | None = None, export_root: Path | None = No
                     gpu: GpuLeaseResource | None = None, settings: Settings | None = None) -> dict[str, object]:
     settings = settings or get_settings()
     root = (data_root or settings.resolved_data_root).resolve()
-    exports = export_root or (settings.export_root_for() if data_root is None else None)
+    exports = export_root or settings.export_root_for(root)
     return {
-        "paths": PathsResource(data_root=str(root), export_root=str(exports) if exports else None),
+        "paths": PathsResource(data_root=str(root), export_root=str(exports)),
         "io_manager": ParquetIOManager(base_dir=str(storage_root(root))),
         "model_manager": model_manager or ModelManagerResource(
             dense_models=[DenseModelConfig(ref=m.ref, weight=m.weight) for m in settings.dense_model_refs],
-            sparse_model=settings.sparse_model),
+            sparse_model=settings.sparse_model, sparse_on_gpu=settings.sparse_on_gpu),
         "gpu": gpu or GpuLeaseResource(simulated=settings.simulated_gpu),
-        "gates": gates or QualityGatesResource(),
+        "gates": gates or QualityGatesResource(strict_sparse=settings.strict_sparse),
         "features": FeaturesResource(sparse=settings.sparse, lexical=settings.lexical),
     }
 

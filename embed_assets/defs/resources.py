@@ -9,6 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from embed_assets.core.settings import cache_root, collections_dir, storage_root
+from embed_assets.core.stages.guards import GuardSettings
 
 
 class PathsResource(dg.ConfigurableResource):
@@ -54,10 +55,20 @@ class QualityGatesResource(dg.ConfigurableResource):
                                        description="Least share of chunks with a non-empty sparse vector.")
     max_fallback_ratio: float = Field(default=0.5, ge=0, le=1,
                                       description="Most share of chunks whose sparse vector came from a fallback.")
+    strict_sparse: bool = Field(default=False, description="A sparse coverage/fallback problem fails the run "
+                                                           "(ERROR) instead of a warning on a published export.")
     norm_tolerance: float = Field(default=1e-3, gt=0, description="Allowed |‖v‖ - 1| of dense vectors.")
+    max_document_drop: float = Field(default=0.5, ge=0, le=1,
+                                     description="Largest share of the previous export's documents a run may lose; "
+                                                 "more fails the run and keeps the last good export (1: no limit).")
+    allow_empty: bool = Field(default=False, description="Let a run with no embeddable documents replace a good "
+                                                         "export with an empty one (a deliberate purge).")
     quality_mode: str = Field(default="hybrid", description="Retriever the quality gate scores: dense, splade, "
                                                             "lexical, a fusion name, or hybrid (the default fusion).")
     quality_floor: float = Field(default=0.0, ge=0, le=1, description="Least nDCG@10 on the labelled set.")
     quality_tolerance: float = Field(default=0.05, ge=0, le=1,
                                      description="Largest nDCG@10 drop against the previous materialization.")
     quality_blocking: bool = Field(default=True, description="A failed quality gate stops the export.")
+
+    def guard_settings(self) -> GuardSettings:
+        return GuardSettings(max_document_drop=self.max_document_drop, allow_empty=self.allow_empty)

@@ -11,8 +11,14 @@ from typing import Any
 import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field
 
+from embed_assets.core.processes import ProcessRef
+from embed_assets.core.settings import get_settings, storage_root
+from embed_assets.core.storage.locks import collection_lock
 from embed_assets.defs.definitions import JOB_NAME, build_definitions
 from embed_assets.defs.partitions import COLLECTIONS
+
+OWNER_TAG = "embed_assets/owner"
+"""The process running an in-process run (host.pid.start): a later run marks the run failed when it is gone."""
 
 
 class RunOutcome(BaseModel):
@@ -26,25 +32,42 @@ class RunOutcome(BaseModel):
     wall_s: float
     materialized: set[str] = Field(default_factory=set)
     checks: dict[str, bool] = Field(default_factory=dict)
+    warnings: dict[str, str] = Field(default_factory=dict, description="Failed checks of WARN severity: their "
+                                                                       "problems. They do not fail the run.")
     failures: list[str] = Field(default_factory=list, description="'step: first line of its error' per failed step.")
     result: Any = Field(default=None, exclude=True, description="Dagster's own result, for callers that need more.")
 
     @property
     def ok(self) -> bool:
-        return self.success and all(self.checks.values())
+        return self.success and all(passed or name in self.warnings for name, passed in self.checks.items())
 
     @classmethod
     def of(cls, collection: str, result: dg.ExecuteInProcessResult, wall_s: float) -> RunOutcome:
-        failures = []
-        for event in result.all_events:
-            if event.is_step_failure:
-                error = event.step_failure_data.error
-                message = (error.message if error else event.message or "").strip().splitlines()
-                failures.append(f"{event.step_key}: {message[0] if message else 'failed'}")
+        failures = [f"{event.step_key}: {failure_cause(event)}" for event in result.all_events if event.is_step_failure]
+        evaluations = result.get_asset_check_evaluations()
         return cls(collection=collection, run_id=result.run_id, success=result.success, wall_s=wall_s,
                    materialized={e.asset_key.to_user_string() for e in result.get_asset_materialization_events()},
-                   checks={e.check_name: e.passed for e in result.get_asset_check_evaluations()},
+                   checks={e.check_name: e.passed for e in evaluations}, warnings=_warnings(evaluations),
                    failures=failures, result=result)
+
+
+def _warnings(evaluations: list[Any]) -> dict[str, str]:
+    out = {}
+    for e in evaluations:
+        if not e.passed and e.severity == dg.AssetCheckSeverity.WARN:
+            problems = e.metadata.get("problems")
+            out[e.check_name] = str(problems.value if problems is not None else "failed").replace("\n", "; ")
+    return out
+
+
+def failure_cause(event: dg.DagsterEvent) -> str:
+    """The first line of a step failure's real cause: under Dagster's own wrappers ("Error
+    occurred while executing op"), the user code's error."""
+    error = event.step_failure_data.error
+    while error is not None and error.cause is not None and (error.cls_name or "").startswith("Dagster"):
+        error = error.cause
+    lines = (error.message if error else event.message or "").strip().splitlines()
+    return lines[0] if lines else "failed"
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -54,19 +77,39 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class DagsterRunner:
-    """Materializes collections with the ``embed_collections`` job on one instance."""
+def mark_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Runs still STARTED whose in-process owner on this host is gone (killed): report them
+    failed, so they do not stay 'started' forever. Returns their ids."""
+    dead = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        owner = ProcessRef.from_token(run.tags.get(OWNER_TAG, ""))
+        if owner is not None and owner.alive() is False:
+            instance.report_run_failed(run, f"the process running it (pid {owner.pid}) is gone")
+            dead.append(run.run_id)
+    return dead
 
-    def __init__(self, instance: dg.DagsterInstance, definitions: dg.Definitions, log_level: str = "WARNING") -> None:
+
+class DagsterRunner:
+    """Materializes collections with the ``embed_collections`` job on one instance, one run
+    per collection at a time (a file lock per collection beside the intermediate storage)."""
+
+    def __init__(self, instance: dg.DagsterInstance, definitions: dg.Definitions, log_level: str = "WARNING",
+                 lock_dir: Path | None = None, on_wait: Any = None, lock_timeout_s: float | None = None) -> None:
         self.instance = instance
         self.definitions = definitions
         self.job = definitions.resolve_job_def(JOB_NAME)
         self.base_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+        self.lock_dir = lock_dir or storage_root(get_settings().resolved_data_root) / ".locks"
+        self.on_wait = on_wait
+        self.lock_timeout_s = lock_timeout_s
 
     @classmethod
     def for_data_root(cls, instance: dg.DagsterInstance, data_root: Path | None = None,
                       export_root: Path | None = None, log_level: str = "WARNING", **resources: Any) -> DagsterRunner:
-        return cls(instance, build_definitions(data_root=data_root, export_root=export_root, **resources), log_level)
+        root = (data_root or get_settings().resolved_data_root).resolve()
+        options = {k: resources.pop(k) for k in ("on_wait", "lock_timeout_s") if k in resources}
+        return cls(instance, build_definitions(data_root=root, export_root=export_root, **resources), log_level,
+                   lock_dir=storage_root(root) / ".locks", **options)
 
     def register(self, collections: Sequence[str]) -> list[str]:
         """Add the collections that are not partitions yet; returns the new ones."""
@@ -77,10 +120,15 @@ class DagsterRunner:
         return new
 
     def materialize(self, collection: str, *, tags: dict[str, str] | None = None,
-                    run_config: dict[str, Any] | None = None) -> RunOutcome:
+                    run_config: dict[str, Any] | None = None, assets: list[str] | None = None) -> RunOutcome:
+        """Materialize ``collection`` (only ``assets`` of the job, with their checks, when given)."""
         self.register([collection])
-        started = time.perf_counter()
-        result = self.job.execute_in_process(partition_key=collection, instance=self.instance, tags=tags or {},
-                                             run_config=_merge(self.base_config, run_config or {}),
-                                             raise_on_error=False)
+        mark_dead_runs(self.instance)
+        with collection_lock(self.lock_dir, collection, self.lock_timeout_s, self.on_wait):
+            started = time.perf_counter()
+            result = self.job.execute_in_process(
+                partition_key=collection, instance=self.instance,
+                tags={**(tags or {}), OWNER_TAG: ProcessRef.current().token()},
+                run_config=_merge(self.base_config, run_config or {}), raise_on_error=False,
+                asset_selection=[dg.AssetKey(a) for a in assets] if assets else None)
         return RunOutcome.of(collection, result, time.perf_counter() - started)

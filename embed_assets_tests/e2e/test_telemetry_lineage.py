@@ -115,7 +115,7 @@ def test_canary_markers_appear_only_in_the_data(instance: dg.DagsterInstance, da
     runs.append(materialize_collection(instance, data_root, "canary", tags={SPARSE_CLI_TAG: "disable"}))
     runs.append(materialize_collection(  # a forced fallback, and a failing gate
         instance, data_root, "canary", model_manager=ModelManagerResource(sparse_model=str(folder / "nope")),
-        gates=QualityGatesResource(max_fallback_ratio=0.0)))
+        gates=QualityGatesResource(max_fallback_ratio=0.0, strict_sparse=True)))
     assert [r.success for r in runs] == [True, True, False]
 
     haystacks = {

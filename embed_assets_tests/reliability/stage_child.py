@@ -48,7 +48,7 @@ def run_job(job: dict[str, Any], limit: TokenLimit, canaries: list[str]) -> dict
     started = time.perf_counter()
     try:
         table, envelope = run_chunks_stage(Path(job["folder"]), job["collection"], [limit], ChunkingConfig(),
-                                           ReadLimits(**job.get("read_limits", {})))
+                                           ReadLimits(**job.get("read_limits", {})), run_id="reliability")
     except Exception as exc:  # noqa: BLE001 - the whole collection failed: that is what is measured
         return {"name": job["name"], "failed": type(exc).__name__}
     rows = table.to_pylist()

@@ -115,12 +115,13 @@ class AdaptiveBatcher:
 
     def _end(self, pos: int, stop: int, lengths: Sequence[int] | None) -> int:
         """Where the batch starting at ``pos`` ends: at most ``size`` items, and — with a token
-        budget and items sorted longest first — at most budget / (padded length) items. The
-        budget shrinks and grows with ``size``, so halving on OOM halves it too."""
+        budget and items sorted longest first — at most budget / (padded length) items, but
+        never fewer than the batch floor (the floor wins over the budget). The budget shrinks
+        and grows with ``size``, so halving on OOM halves it too."""
         n = self.size
         if self.token_budget and lengths is not None:
             budget = self.token_budget * self.size // self.configured
-            n = min(n, max(1, budget // (int(lengths[pos]) + 2)))
+            n = min(n, max(self.min_batch, budget // (int(lengths[pos]) + 2)))
         return min(pos + n, stop)
 
     def _emit(self, kind: str, old: int, new: int, pos: int, used: int | None = None, detail: str = "") -> None:

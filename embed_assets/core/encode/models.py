@@ -178,6 +178,14 @@ def model_dimension(model: Any) -> int:
     return int(getter())
 
 
+def sparse_dimension(model: Any) -> int:
+    """A sparse (masked-LM) model's output width: its vocabulary. Asking the pooling module
+    instead gives the hidden size until the first forward pass has run."""
+    config = getattr(getattr(model[0], "auto_model", None), "config", None)
+    vocab = getattr(config, "vocab_size", None)
+    return int(vocab) if vocab else len(model.tokenizer)
+
+
 def model_key(ref: str) -> str:
     """A short column-safe name for a model reference."""
     base = Path(ref).name if Path(ref).name else ref

@@ -20,6 +20,12 @@ from .reading import Refused, open_known_file
 QUERIES = "queries.jsonl"
 QRELS = Path("qrels") / "test.tsv"
 BEIR_FILES = (Path(CORPUS_FILENAME), Path(QUERIES), QRELS)
+# Marks a collection folder that `eval` created: the only kind it may write into.
+EVAL_MARKER = ".embed_assets-eval.json"
+
+
+class CollectionInUse(ValueError):
+    """The collection folder exists with content that evaluation did not put there."""
 
 
 def has_labels(folder: Path) -> bool:
@@ -72,9 +78,14 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def install_beir(source: Path, target: Path) -> bool:
-    """Copy the BEIR files into the collection folder; True when anything changed."""
+    """Copy the BEIR files into the collection folder; True when anything changed. Refuses
+    (:class:`CollectionInUse`) a folder that holds anything and was not created this way."""
+    if target.exists() and any(target.iterdir()) and not (target / EVAL_MARKER).is_file():
+        raise CollectionInUse(f"collection folder {target} already exists and was not created by eval; "
+                              "evaluation never writes into it (pick another name with --collection)")
     changed = False
     target.mkdir(parents=True, exist_ok=True)
+    (target / EVAL_MARKER).write_text(json.dumps({"source": str(source.resolve())}), "utf-8")
     for rel in BEIR_FILES:
         src, dst = source / rel, target / rel
         if not src.is_file():

@@ -13,13 +13,27 @@ from ..storage.arrow import stage_metadata
 from .models import ChunksStage, DenseStage, FusionStage, SparseInferenceRun, SparseStage, ToggleDecision
 
 
+class ChunksLineage(BaseModel):
+    """The chunks a stage's rows were computed from. Every stage copies it from the chunks
+    table it read, so the summary can prove that all tables it merges agree."""
+
+    chunks_sha256: str = Field(description="sha256 over the chunk ids, in order.")
+    inputs_sha256: str = Field(description="Fingerprint of the collection's input files.")
+    run_id: str = Field(description="The Dagster run that wrote these chunks.")
+
+    def describe(self) -> str:
+        return f"chunks {self.chunks_sha256[:12]} of inputs {self.inputs_sha256[:12]} (run {self.run_id[:8]})"
+
+
 class ChunksEnvelope(BaseModel):
     kind: Literal["chunks"] = "chunks"
     stage: ChunksStage
+    lineage: ChunksLineage
 
 
 class DenseEnvelope(BaseModel):
     kind: Literal["dense"] = "dense"
+    lineage: ChunksLineage
     stage: DenseStage
     peak_vram_bytes: int = 0
     events: list[BatchEvent] = Field(default_factory=list)
@@ -27,6 +41,7 @@ class DenseEnvelope(BaseModel):
 
 class SparseEnvelope(BaseModel):
     kind: Literal["sparse"] = "sparse"
+    lineage: ChunksLineage
     enabled: bool
     decision: ToggleDecision
     stage: SparseStage | None = Field(default=None, description="Present when the stage ran.")
@@ -37,6 +52,7 @@ class SparseEnvelope(BaseModel):
 
 class FusionEnvelope(BaseModel):
     kind: Literal["fusion"] = "fusion"
+    lineage: ChunksLineage
     stage: FusionStage
     sparse_enabled: bool
 
@@ -65,3 +81,22 @@ def read_envelope(schema: pa.Schema, expected: type[E]) -> E:
     if not isinstance(envelope, expected):
         raise MissingEnvelope(f"expected a {expected.__name__}, found a {type(envelope).__name__}")
     return envelope
+
+
+def lineage_of(chunks: pa.Table) -> ChunksLineage:
+    """The lineage a stage inherits from the chunks table it reads."""
+    return read_envelope(chunks.schema, ChunksEnvelope).lineage
+
+
+def lineage_problems(envelopes: dict[str, ChunksEnvelope | DenseEnvelope | SparseEnvelope | FusionEnvelope],
+                     run_id: str | None = None) -> list[str]:
+    """Why the stage tables do not belong together: any table computed from other chunks
+    than the chunks table's, or — when ``run_id`` is given, because this run wrote the
+    chunks — chunks written by another run (a concurrent run of the same collection)."""
+    chunks = envelopes["chunks"].lineage
+    problems = [f"{name} was computed from {env.lineage.describe()}, but the current chunks are {chunks.describe()}; "
+                f"re-materialize {name}" for name, env in envelopes.items() if env.lineage != chunks]
+    if run_id is not None and chunks.run_id != run_id:
+        problems.append(f"the chunks were rewritten by run {chunks.run_id[:8]} while this run ({run_id[:8]}) was "
+                        "going; another run of this collection is materializing it")
+    return problems

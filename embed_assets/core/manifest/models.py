@@ -243,6 +243,10 @@ class SparseInferenceRun(BaseModel):
 
 
 class ManifestV40(BaseModel):
+    """The 4.0 reader. It reads every 4.x manifest, ignoring what later versions added
+    (4.1 is strictly additive); whether the version matches the content is a validation
+    question (``manifest.validation.version_problems``), not a reading one."""
+
     schema_version: str = Field(pattern=r"^4\.[0-9]+$")
     collection: str
     run: RunInfo
@@ -250,13 +254,6 @@ class ManifestV40(BaseModel):
     activation: Activation
     performance: Performance
     exports: list[ExportEntry]
-
-    @model_validator(mode="after")
-    def _version(self) -> ManifestV40:
-        if type(self) is ManifestV40 and self.schema_version != SCHEMA_VERSION_DENSE:
-            raise ValueError(f"a manifest without sparse sections is version {SCHEMA_VERSION_DENSE}, "
-                             f"not {self.schema_version}")
-        return self
 
 
 class ManifestV41(ManifestV40):

@@ -12,9 +12,10 @@ from ..ingest.collection import ChunkedCollection, chunk_collection
 from ..ingest.discovery import fingerprint_collection
 from ..ingest.documents import ReadLimits
 from ..ingest.records import chunks_to_table
-from ..manifest.envelopes import ChunksEnvelope
+from ..manifest.envelopes import ChunksEnvelope, ChunksLineage
 from ..manifest.models import ChunksStage
 from ..storage.arrow import with_stage_metadata
+from ..storage.hashing import sha256_hex
 
 
 def chunks_section(result: ChunkedCollection, chunker: Chunker, folder: Path, latency_ms: float,
@@ -31,11 +32,15 @@ def chunks_section(result: ChunkedCollection, chunker: Chunker, folder: Path, la
 
 
 def run_chunks_stage(folder: Path, collection: str, limits: list[TokenLimit], chunking: ChunkingConfig,
-                     read_limits: ReadLimits) -> tuple[pa.Table, ChunksEnvelope]:
-    """Chunk every document of ``folder`` with the tokenizers' limits."""
+                     read_limits: ReadLimits, run_id: str) -> tuple[pa.Table, ChunksEnvelope]:
+    """Chunk every document of ``folder`` with the tokenizers' limits (``run_id``: the run
+    writing them, recorded in the lineage every later stage copies)."""
     started = time.perf_counter()
     chunker = Chunker(chunking, limits)
     result = chunk_collection(folder, collection, chunker, read_limits)
     latency_ms = (time.perf_counter() - started) * 1000.0
-    envelope = ChunksEnvelope(stage=chunks_section(result, chunker, folder, latency_ms, read_limits))
+    stage = chunks_section(result, chunker, folder, latency_ms, read_limits)
+    lineage = ChunksLineage(chunks_sha256=sha256_hex("\n".join(c.chunk_id for c in result.chunks)),
+                            inputs_sha256=stage.inputs_sha256, run_id=run_id)
+    envelope = ChunksEnvelope(stage=stage, lineage=lineage)
     return with_stage_metadata(chunks_to_table(result.chunks), envelope), envelope

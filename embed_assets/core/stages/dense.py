@@ -14,7 +14,7 @@ from ..devices.events import BatchEvent
 from ..devices.lease import Lease
 from ..encode.dense import DenseEncoding, LoadedDenseModel, encode_dense_cached
 from ..encode.ensemble import Aggregation
-from ..manifest.envelopes import DenseEnvelope
+from ..manifest.envelopes import DenseEnvelope, lineage_of
 from ..manifest.models import BatchEventCounts, DenseStage, ModelEntry
 from ..storage.arrow import fixed_size_vectors, with_stage_metadata
 
@@ -56,5 +56,6 @@ def run_dense_stage(chunks: pa.Table, models: list[LoadedDenseModel], lease: Lea
         make_batcher=lease.batcher_factory(settings.batch_size, token_budget=settings.token_budget),
         before_batch=lease.before_batch, on_event=on_event)
     stage = dense_section(encoding, settings.batch_size, (time.perf_counter() - started) * 1000.0)
-    envelope = DenseEnvelope(stage=stage, peak_vram_bytes=encoding.stats.peak_memory_bytes, events=encoding.events)
+    envelope = DenseEnvelope(lineage=lineage_of(chunks), stage=stage, peak_vram_bytes=encoding.stats.peak_memory_bytes,
+                             events=encoding.events)
     return with_stage_metadata(dense_table(chunks, encoding), envelope), envelope

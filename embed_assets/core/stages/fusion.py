@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..manifest.envelopes import FusionEnvelope
+from ..manifest.envelopes import DenseEnvelope, FusionEnvelope, SparseEnvelope, lineage_of, read_envelope
 from ..manifest.models import FusionStage
 from ..retrieval.fusion import RRF_K, fusion_scales
 from ..storage.arrow import list_l2_norms, with_stage_metadata
@@ -23,6 +23,11 @@ class StageInputMismatch(ValueError):
 
 
 def _check_rows(chunks: pa.Table, dense: pa.Table, sparse: pa.Table, sparse_enabled: bool) -> None:
+    lineage = lineage_of(chunks)
+    for name, table, kind in (("dense_embeddings", dense, DenseEnvelope), ("sparse_vectors", sparse, SparseEnvelope)):
+        if read_envelope(table.schema, kind).lineage != lineage:
+            raise StageInputMismatch(f"{name} was computed from other chunks than the current ones; "
+                                     f"re-materialize {name}")
     ids = chunks.column("chunk_id")
     if not dense.column("chunk_id").equals(ids):
         raise StageInputMismatch("dense_embeddings rows do not match chunks; re-materialize dense_embeddings")
@@ -61,5 +66,5 @@ def run_fusion_stage(chunks: pa.Table, dense: pa.Table, sparse: pa.Table, *, spa
     })
     stage = FusionStage(count=n, mode=mode, alpha=alpha, dense_scale=d_scale, sparse_scale=s_scale, rrf_k=RRF_K,
                         latency_ms=(time.perf_counter() - started) * 1000.0)
-    envelope = FusionEnvelope(stage=stage, sparse_enabled=sparse_enabled)
+    envelope = FusionEnvelope(lineage=lineage_of(chunks), stage=stage, sparse_enabled=sparse_enabled)
     return with_stage_metadata(pa.table(columns), envelope), envelope

@@ -25,7 +25,7 @@ from ..encode.models import SparseModelChoice
 from ..encode.sparse import SparseInferenceResult, SparseVectorEncoder
 from ..encode.sparse_collection import encode_collection
 from ..ingest.records import table_to_chunks
-from ..manifest.envelopes import SparseEnvelope
+from ..manifest.envelopes import ChunksLineage, SparseEnvelope, lineage_of
 from ..manifest.models import ModelEntry, ToggleDecision
 from ..storage.arrow import with_stage_metadata
 from .sparse_sections import SPARSE_SCHEMA, lexical_output, probe_vector, sparse_sections, sparse_table
@@ -39,9 +39,9 @@ class SparseSettings(BaseModel):
     cache_dir: Path | None = None
 
 
-def disabled_sparse_stage(decision: ToggleDecision) -> tuple[pa.Table, SparseEnvelope]:
+def disabled_sparse_stage(decision: ToggleDecision, lineage: ChunksLineage) -> tuple[pa.Table, SparseEnvelope]:
     """Sparse is off: no rows, and the decision that turned it off."""
-    envelope = SparseEnvelope(enabled=False, decision=decision)
+    envelope = SparseEnvelope(lineage=lineage, enabled=False, decision=decision)
     return with_stage_metadata(SPARSE_SCHEMA.empty_table(), envelope), envelope
 
 
@@ -97,7 +97,8 @@ class SparseStageRun:
             model=ModelEntry.of("sparse", identity) if identity else None, batch_size=self.settings.batch_size,
             lexical=lexical_stage, probe=self.settings.probe_query, probe_vec=probe,
             latency_ms=(time.perf_counter() - self.started) * 1000.0)
-        envelope = SparseEnvelope(enabled=True, decision=self.decision, stage=stage, sparse_run=run,
+        envelope = SparseEnvelope(lineage=lineage_of(self.chunks), enabled=True, decision=self.decision, stage=stage,
+                                  sparse_run=run,
                                   peak_vram_bytes=self.result.peak_memory_bytes, events=self.result.events)
         table = sparse_table(self.chunks.column("chunk_id"), self.vectors, lexical_columns)
         return with_stage_metadata(table, envelope), envelope

@@ -14,13 +14,14 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..manifest.build import build_manifest
-from ..manifest.envelopes import ChunksEnvelope, DenseEnvelope, FusionEnvelope, SparseEnvelope
+from ..manifest.envelopes import ChunksEnvelope, DenseEnvelope, FusionEnvelope, SparseEnvelope, lineage_problems
 from ..manifest.models import ExportStage, ManifestV40, RunInfo, VramBudget
 from ..manifest.validation import validate_before_publish
 from ..storage.exports import write_fused_exports, write_manifest
 from ..storage.hashing import sha256_hex
 from ..storage.publish import ExportPublisher
 from ..telemetry import child_span
+from .guards import GuardSettings, document_loss
 
 SUMMARY_SCHEMA = pa.schema([
     pa.field("collection", pa.string()),
@@ -32,10 +33,11 @@ SUMMARY_SCHEMA = pa.schema([
 
 
 class PublishRefused(RuntimeError):
-    """The manifest failed validation; nothing was published."""
+    """The run's tables or manifest must not be published; nothing was."""
 
-    def __init__(self, collection: str, problems: list[str]) -> None:
-        super().__init__(f"manifest of {collection} failed validation; the last good export stays published")
+    def __init__(self, collection: str, problems: list[str], what: str = "manifest failed validation") -> None:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{collection}: {what}: {problems[0]}{more}; the last good export stays published")
         self.problems = problems
 
 
@@ -45,6 +47,11 @@ class StageEnvelopes:
     dense: DenseEnvelope
     sparse: SparseEnvelope
     fusion: FusionEnvelope
+
+    def problems(self, run_id: str | None) -> list[str]:
+        """Why these tables do not belong together (see ``lineage_problems``)."""
+        return lineage_problems({"chunks": self.chunks, "dense_embeddings": self.dense,
+                                 "sparse_vectors": self.sparse, "fused_vectors": self.fusion}, run_id)
 
 
 @dataclass
@@ -81,12 +88,27 @@ def summary_table(collection: str, manifest: ManifestV40, manifest_json: str, ex
                      "export_version": [export_version]}, schema=SUMMARY_SCHEMA)
 
 
+def refuse_unsafe(collection: str, fused: pa.Table, envelopes: StageEnvelopes, previous: Path | None,
+                  guards: GuardSettings, chunks_run_id: str | None) -> None:
+    """Raise PublishRefused when the tables disagree on their chunks, or the collection lost
+    more documents than allowed."""
+    problems = envelopes.problems(chunks_run_id)
+    if problems:
+        raise PublishRefused(collection, problems, "the stage tables come from different chunks")
+    loss = document_loss(previous, fused.column("doc_id").to_pylist(), guards)
+    if loss.problems:
+        raise PublishRefused(collection, loss.problems, "documents lost")
+
+
 def publish_collection(*, collection: str, fused: pa.Table, envelopes: StageEnvelopes, publisher: ExportPublisher,
-                       dagster_run_id: str, run_started: float, sparse_model: str, vram: VramBudget) -> PublishedExport:
+                       dagster_run_id: str, run_started: float, sparse_model: str, vram: VramBudget,
+                       guards: GuardSettings, chunks_run_id: str | None = None) -> PublishedExport:
     """Write the exports and the manifest into a staging folder, validate the manifest against
-    the committed schemas and the previous export, then switch the published version."""
+    the committed schemas and the previous export, then switch the published version.
+    ``chunks_run_id``: when this run wrote the chunks, its id (the chunks must be its own)."""
     started = time.perf_counter()
     previous = publisher.current()
+    refuse_unsafe(collection, fused, envelopes, previous, guards, chunks_run_id)
     export_version = export_version_name(dagster_run_id)
     with publisher.staging() as folder:
         with child_span("export", rows=fused.num_rows):

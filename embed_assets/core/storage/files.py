@@ -1,15 +1,38 @@
-"""Atomic files: written beside their destination and renamed over it."""
+"""Atomic files: written beside their destination and renamed over it.
+
+Everything the product writes holds document text or vectors derived from it, so files
+are created ``0640`` and folders ``0750`` (group-readable, never world-readable) wherever
+they live: intermediate storage, caches, staging folders and exports alike."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from .crash import crash_point
+from .debris import is_debris, owned_name, remove
+
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+
+
+def make_dirs(path: Path) -> Path:
+    """``mkdir -p`` with the data folder mode for every folder it creates."""
+    missing = []
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=DIR_MODE)
+            os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
+    return path
 
 
 def fsync_dir(path: Path) -> None:
@@ -24,12 +47,17 @@ def fsync_dir(path: Path) -> None:
 @contextlib.contextmanager
 def atomic_path(dest: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; on success it replaces ``dest``."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex[:8]}")
+    make_dirs(dest.parent)
+    for stale in dest.parent.glob(f".{dest.name}.tmp-*"):  # left by a writer that was killed
+        if is_debris(stale):
+            remove(stale)
+    tmp = dest.with_name(owned_name(f".{dest.name}.tmp-"))
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, FILE_MODE)
+        crash_point("tmp-written")
         os.replace(tmp, dest)
         fsync_dir(dest.parent)
     finally:

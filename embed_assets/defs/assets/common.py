@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
+from dagster._core.errors import DagsterInvalidPropertyError
 
 from embed_assets.core.devices.events import BatchEvent, record_batch_event
 from embed_assets.core.devices.memory import trim_heap
@@ -29,6 +30,15 @@ def asset_options(**kwargs: Any) -> dict[str, Any]:
 def run_id_of(context: dg.AssetExecutionContext) -> str:
     """The run's id (``EPHEMERAL`` when the asset is invoked directly, as in unit tests)."""
     return context.op_execution_context.run_id
+
+
+def run_includes(context: dg.AssetExecutionContext, asset: str) -> bool:
+    """Whether this run materializes ``asset`` too (False when the asset is invoked directly)."""
+    try:
+        selection = context.run.asset_selection
+    except DagsterInvalidPropertyError:
+        return False
+    return selection is None or dg.AssetKey(asset) in selection
 
 
 def progress(context: dg.AssetExecutionContext, message: str) -> None:

@@ -22,8 +22,8 @@ from embed_assets.resources import GpuLeaseResource, ModelManagerResource
 
 from ..io_manager import LOAD_ENVELOPE
 from ..metadata import summary_metadata
-from ..resources import PathsResource
-from .common import asset_options, collection_of, progress, run_id_of, traced
+from ..resources import PathsResource, QualityGatesResource
+from .common import asset_options, collection_of, progress, run_id_of, run_includes, traced
 
 
 def _emit_run_span(context: dg.AssetExecutionContext, collection: str, manifest: dict, run_started: float) -> None:
@@ -47,7 +47,8 @@ def _emit_run_span(context: dg.AssetExecutionContext, collection: str, manifest:
 @traced("processing_summary")
 def processing_summary(context: dg.AssetExecutionContext, fused_vectors: pa.Table, chunks_stage: ChunksEnvelope,
                        dense_stage: DenseEnvelope, sparse_stage: SparseEnvelope, paths: PathsResource,
-                       gpu: GpuLeaseResource, model_manager: ModelManagerResource) -> dg.Output[pa.Table]:
+                       gpu: GpuLeaseResource, model_manager: ModelManagerResource,
+                       gates: QualityGatesResource) -> dg.Output[pa.Table]:
     collection = collection_of(context)
     run_started = context.instance.get_run_stats(run_id_of(context)).start_time or time.time()
     envelopes = StageEnvelopes(chunks=chunks_stage, dense=dense_stage, sparse=sparse_stage,
@@ -57,7 +58,8 @@ def processing_summary(context: dg.AssetExecutionContext, fused_vectors: pa.Tabl
             collection=collection, fused=fused_vectors, envelopes=envelopes,
             publisher=ExportPublisher(paths.exports, collection), dagster_run_id=run_id_of(context),
             run_started=run_started, sparse_model=model_manager.sparse_model,
-            vram=VramBudget(hard_cap_bytes=gpu.hard_cap_bytes, soft_limit_bytes=gpu.soft_limit_bytes, device=gpu.device))
+            vram=VramBudget(hard_cap_bytes=gpu.hard_cap_bytes, soft_limit_bytes=gpu.soft_limit_bytes, device=gpu.device),
+            guards=gates.guard_settings(), chunks_run_id=run_id_of(context) if run_includes(context, "chunks") else None)
     except PublishRefused as exc:
         raise dg.Failure(str(exc), metadata={"problems": dg.MetadataValue.md(
             "\n".join(f"- {p}" for p in exc.problems))}) from exc

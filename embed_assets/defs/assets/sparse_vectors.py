@@ -4,7 +4,7 @@ import dagster as dg
 import pyarrow as pa
 
 from embed_assets.core.encode.sparse import SparseInferenceResult
-from embed_assets.core.manifest.envelopes import SparseEnvelope
+from embed_assets.core.manifest.envelopes import SparseEnvelope, lineage_of
 from embed_assets.core.manifest.models import ToggleDecision
 from embed_assets.core.stages.sparse import SparseSettings, SparseStageRun, disabled_sparse_stage
 from embed_assets.core.toggles import resolve_sparse
@@ -48,7 +48,7 @@ def sparse_vectors(context: dg.AssetExecutionContext, config: SparseConfig, chun
     decision = sparse_decision(context, config, features)
     if not decision.enabled:
         progress(context, f"sparse: disabled (decided by {decision.decided_by})")
-        table, envelope = disabled_sparse_stage(decision)
+        table, envelope = disabled_sparse_stage(decision, lineage_of(chunks))
         return dg.Output(table, metadata=sparse_metadata(table, envelope))
     choice = model_manager.choose_sparse()
     if choice.unavailable_reason:

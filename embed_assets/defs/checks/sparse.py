@@ -11,7 +11,9 @@ from .common import check_options, problems_md
 
 
 @dg.asset_check(**check_options(sparse_vectors, "Sparse coverage at least the threshold and fallback ratio at most "
-                                                "the threshold."))
+                                                "the threshold. A problem is a warning by default — the metadata-"
+                                                "derived vectors are published with fallback_used — and blocks the "
+                                                "run in strict mode (gates.strict_sparse)."))
 def sparse_coverage_and_fallback(sparse_vectors: pa.Table, gates: QualityGatesResource) -> dg.AssetCheckResult:
     envelope = read_envelope(sparse_vectors.schema, SparseEnvelope)
     stage = envelope.stage
@@ -25,8 +27,8 @@ def sparse_coverage_and_fallback(sparse_vectors: pa.Table, gates: QualityGatesRe
     if fallback_ratio > gates.max_fallback_ratio:
         problems.append(f"fallback ratio {fallback_ratio:.3f} > {gates.max_fallback_ratio}")
     return dg.AssetCheckResult(
-        passed=not problems,
-        metadata={"enabled": True, "coverage": float(stage.coverage), "min_coverage": gates.min_sparse_coverage,
+        passed=not problems, severity=dg.AssetCheckSeverity.ERROR if gates.strict_sparse else dg.AssetCheckSeverity.WARN,
+        metadata={"enabled": True, "strict": gates.strict_sparse, "coverage": float(stage.coverage), "min_coverage": gates.min_sparse_coverage,
                   "fallback_ratio": fallback_ratio, "max_fallback_ratio": gates.max_fallback_ratio,
                   "fallback_reason": stage.fallback_reason or "",
                   "source_counts": dg.MetadataValue.json(stage.source_counts), "problems": problems_md(problems)},

@@ -34,7 +34,7 @@ def _collection(tmp_path: Path) -> Path:
 def _stage(folder: Path, limit: TokenLimit) -> dict[str, Any]:
     """The real chunks stage; what a manifest would record, as JSON."""
     with deadline(60):
-        table, envelope = run_chunks_stage(folder, "c", [limit], ChunkingConfig(), ReadLimits())
+        table, envelope = run_chunks_stage(folder, "c", [limit], ChunkingConfig(), ReadLimits(), run_id="test")
     return {"doc_ids": sorted(set(table.column("doc_id").to_pylist())),
             "documents": json.loads(envelope.stage.documents.model_dump_json()),
             "fingerprint": envelope.stage.inputs_sha256}

@@ -20,7 +20,7 @@ from embed_assets.core.manifest.envelopes import (
 )
 from embed_assets.defs.assets import chunks, dense_embeddings, fused_vectors, processing_summary, sparse_vectors
 from embed_assets.defs.config import SPARSE_CLI_TAG, ChunksConfig, FusionConfig, SparseConfig
-from embed_assets.defs.resources import FeaturesResource, PathsResource
+from embed_assets.defs.resources import FeaturesResource, PathsResource, QualityGatesResource
 from embed_assets.resources import GpuLeaseResource, ModelManagerResource
 
 COLLECTION = "ops-faq"
@@ -110,7 +110,7 @@ def test_processing_summary_publishes_a_41_manifest(outputs: dict[str, dg.Output
     out = processing_summary(_context(instance), fused_vectors=_table(outputs["fused"]),
                              chunks_stage=envelopes["chunks"], dense_stage=envelopes["dense"],
                              sparse_stage=envelopes["sparse"], paths=paths, gpu=GpuLeaseResource(device="cpu"),
-                             model_manager=ModelManagerResource())
+                             model_manager=ModelManagerResource(), gates=QualityGatesResource())
     summary = _table(out)
     assert summary.column("schema_version").to_pylist() == ["4.1"]
     assert (Path(paths.exports) / COLLECTION / "processing_summary.json").is_file()
