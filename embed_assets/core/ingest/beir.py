@@ -16,12 +16,14 @@ from pathlib import Path
 
 from .corpus import CORPUS_FILENAME
 from .reading import Refused, open_known_file
+from .walk import EVAL_MARKER
+
+__all__ = ["BEIR_FILES", "EVAL_MARKER", "QRELS", "QUERIES", "CollectionInUse", "has_labels", "install_beir",
+           "read_qrels", "read_queries"]
 
 QUERIES = "queries.jsonl"
 QRELS = Path("qrels") / "test.tsv"
 BEIR_FILES = (Path(CORPUS_FILENAME), Path(QUERIES), QRELS)
-# Marks a collection folder that `eval` created: the only kind it may write into.
-EVAL_MARKER = ".embed_assets-eval.json"
 
 
 class CollectionInUse(ValueError):

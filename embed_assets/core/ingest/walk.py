@@ -33,8 +33,11 @@ from pathlib import Path
 
 from .documents import ReadLimits, SkipReason
 
-# Files and folders a labelled BEIR folder carries beside its corpus; they are not documents.
-EVALUATION_FILES = {"queries.jsonl"}
+# Marks a collection folder that `eval` created: the only kind it may write into.
+EVAL_MARKER = ".embed_assets-eval.json"
+# Files and folders a labelled BEIR folder carries beside its corpus (and the marker eval
+# leaves there); they are not documents, and not skips either.
+EVALUATION_FILES = {"queries.jsonl", EVAL_MARKER}
 EVALUATION_DIRS = {"qrels"}
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _SPECIAL = ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from embed_assets.core.ingest.beir import has_labels, read_qrels, read_queries
+from embed_assets.core.ingest.beir import has_labels, install_beir, read_qrels, read_queries
+from embed_assets.core.ingest.discovery import iter_collection
 from embed_assets_tests.reliability.child import deadline
 
 QUERIES = '{"_id": "q1", "text": "what is hybrid retrieval"}\n'
@@ -55,3 +56,12 @@ def test_a_query_line_that_is_not_an_object_is_a_clear_error(tmp_path: Path, lin
     folder = _labelled(tmp_path / "c", line + "\n")
     with pytest.raises(ValueError, match="queries.jsonl:1"):
         read_queries(folder)
+
+
+def test_what_eval_installs_beside_the_corpus_is_neither_a_document_nor_a_skip(tmp_path: Path) -> None:
+    source = _labelled(tmp_path / "beir")
+    (source / "corpus.jsonl").write_text('{"_id": "d1", "text": "hybrid retrieval"}\n')
+    target = tmp_path / "collections" / "labelled"
+    install_beir(source, target)
+    items = list(iter_collection(target))
+    assert [(type(i).__name__, i.doc_id) for i in items] == [("Document", "d1")]
