@@ -100,15 +100,17 @@ class ChildResult:
     stdout: str
     stderr: str
     wall_s: float
-    peak_rss_bytes: int
+    peak_rss_bytes: int  # the largest resident size the watchdog saw (sampled)
     killed: str | None
 
 
-def _rss(pid: int) -> int:
+def memory_of(pid: int | str, field: str = "VmRSS") -> int:
+    """A process's resident memory in bytes from /proc (``VmHWM``: its peak since it last
+    started a program; ``ru_maxrss`` also counts the parent's memory before exec)."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -122,13 +124,14 @@ def run_module(module: str, args: list[str], home: Path, *, timeout_s: float,
            "TOKENIZERS_PARALLELISM": "false", "PYTHONDONTWRITEBYTECODE": "1"}
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO, env=env, stdout=out, stderr=err)
-        started, killed, status, usage = time.monotonic(), None, 0, None
+        started, killed, status, peak = time.monotonic(), None, 0, 0
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            pid, status = os.waitpid(proc.pid, os.WNOHANG)
             if pid:
                 break
             elapsed = time.monotonic() - started
-            if killed is None and (elapsed > timeout_s or _rss(proc.pid) > max_rss_bytes):
+            peak = max(peak, memory_of(proc.pid))
+            if killed is None and (elapsed > timeout_s or peak > max_rss_bytes):
                 killed = f"after {elapsed:.0f} s" if elapsed > timeout_s else f"past {max_rss_bytes >> 20} MiB"
                 os.kill(proc.pid, signal.SIGKILL)
             time.sleep(0.05)
@@ -138,7 +141,7 @@ def run_module(module: str, args: list[str], home: Path, *, timeout_s: float,
         err.seek(0)
         return ChildResult(returncode=proc.returncode, stdout=out.read().decode("utf-8", "replace"),
                            stderr=err.read().decode("utf-8", "replace"), wall_s=wall,
-                           peak_rss_bytes=usage.ru_maxrss * 1024 if usage else 0, killed=killed)
+                           peak_rss_bytes=peak, killed=killed)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,6 @@ is a leak).
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,8 @@ from embed_assets.core.encode.models import load_tokenizer, resolve_model
 from embed_assets.core.ingest.chunking import ChunkingConfig, TokenLimit
 from embed_assets.core.ingest.documents import ReadLimits
 from embed_assets.core.stages.chunks import run_chunks_stage
+
+from .child import memory_of
 
 MODEL = "all-MiniLM-L6-v2"
 
@@ -82,7 +83,7 @@ def main(argv: list[str]) -> int:
     limit = minilm_limit()
     for job in spec["jobs"]:
         result = run_job(job, limit, spec["canaries"])
-        result["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        result["peak_rss_bytes"] = memory_of("self", "VmHWM")
         print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0
 
