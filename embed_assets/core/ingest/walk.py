@@ -103,6 +103,8 @@ def undecodable(name: str) -> bool:
 def printable(name: str) -> str:
     """``name`` as printable, JSON-safe text: bytes that are not UTF-8 as ``\\xNN``, control
     and other invisible characters as escapes."""
+    if name.isprintable():
+        return name
     if undecodable(name):
         name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
