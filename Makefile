@@ -8,7 +8,7 @@ PIP := $(BIN)/pip --disable-pip-version-check
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup browser demo test ui schemas bench quality
+.PHONY: setup browser demo test reliability ui schemas bench quality
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,10 +28,18 @@ browser:
 		|| echo "warning: could not install chromium; the browser test will be skipped outside CI"
 
 test: setup browser
+	$(BIN)/dg check defs
 	$(BIN)/python -m pytest
 
+# The reliability suite (hostile inputs, crashes, concurrent runs, publish guards); its last
+# line is the hostile-input figure.
+reliability: setup
+	$(BIN)/python -m pytest embed_assets_tests/reliability -q
+	@cat test-output/reliability/catalogue.json
+
+# The UI on the CLI's instance (one per data root; see the README).
 ui: setup
-	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster} VIRTUAL_ENV=$(CURDIR)/.venv $(BIN)/dg dev
 
 schemas: setup
 	$(BIN)/embed-collections schemas

@@ -12,18 +12,37 @@ from typing import Any
 from pydantic import ValidationError
 
 from embed_assets.core.preflight import preflight
+from embed_assets.core.progress import set_progress_factory
 from embed_assets.core.settings import Settings, get_settings, settings_errors
 
 
-def setup_logging() -> None:
+class _Bar:
+    """A tqdm bar as a core progress: chunks done, chunks/s and the time left."""
+
+    def __init__(self, description: str, total: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=description, unit="chunk", file=sys.stderr, dynamic_ncols=True,
+                        leave=False, mininterval=0.5)
+
+    def advance(self, n: int) -> None:
+        self.bar.update(n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def setup_logging(quiet: bool = False) -> None:
+    """Stage lines on stderr and, on a terminal, a progress bar per encode (none with ``quiet``)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     progress = logging.getLogger("embed_assets.progress")
     progress.addHandler(handler)
-    progress.setLevel(logging.INFO)
+    progress.setLevel(logging.WARNING if quiet else logging.INFO)
     progress.propagate = False
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    set_progress_factory(_Bar if sys.stderr.isatty() and not quiet else None)
 
 
 def positive_int(text: str) -> int:
@@ -63,9 +82,10 @@ def checked(settings: Settings, export_root: Path) -> bool:
     return not result.errors
 
 
-def cli_instance() -> tuple[Any, Path]:
-    """The command line's Dagster instance: ``$DAGSTER_HOME`` or the embedded one under the project."""
+def cli_instance(data_root: Path) -> tuple[Any, Path]:
+    """The Dagster instance of ``data_root``: ``$DAGSTER_HOME``, or the embedded one of that
+    data root. Raises ``InstanceBoundElsewhere`` when the instance serves another data root."""
     from embed_assets.runs.instance import open_instance
 
-    home = get_settings().resolved_dagster_home
-    return open_instance(home), home
+    home = get_settings().dagster_home_for(data_root)
+    return open_instance(home, data_root), home

@@ -59,7 +59,10 @@ def _materialize(name: str, data_root: Path) -> str | None:
 
     from .console import cli_instance
 
-    instance, _ = cli_instance()
+    try:
+        instance, _ = cli_instance(data_root)
+    except RuntimeError as exc:  # the instance serves another data root
+        return str(exc)
     outcome = DagsterRunner.for_data_root(instance, data_root=data_root).materialize(
         name, tags={SPARSE_CLI_TAG: "enable"}, run_config=LEXICAL_RUN_CONFIG)
     return None if outcome.success else f"materializing {name} failed; see the run {outcome.run_id} in the Dagster UI"

@@ -15,21 +15,38 @@ from embed_assets.core.storage.exports import MANIFEST_NAME
 
 from .console import checked, cli_instance, error, load_settings, setup_logging
 
+EPILOG = """examples:
+  embed-collections run                                  # every collection of the data root
+  embed-collections run --collection ops-faq --disable-sparse
+  embed-collections run --data-root ~/notes --export-root /srv/exports
+  EMBED_ASSETS_DENSE_MODELS="all-MiniLM-L6-v2:1,/models/e5:0.5" embed-collections run
+
+exit status: 0 all collections published, 1 a run or a blocking check failed, 2 bad arguments or settings.
+"""
+
 
 def add_parser(sub: Any) -> None:
-    run = sub.add_parser("run", help="register new collections and materialize them end to end")
+    run = sub.add_parser("run", help="register new collections and materialize them end to end",
+                         description="Register every new folder under <data-root>/collections/ as a partition and "
+                                     "materialize the collections end to end, printing a summary per collection.",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--data-root", type=Path, default=None,
-                     help="folder holding collections/ (default: the project's data/ folder)")
+                     help="folder holding collections/ (default: $EMBED_ASSETS_DATA_ROOT, else the project's data/)")
     run.add_argument("--collection", action="append", default=[], metavar="NAME",
-                     help="collection to materialize (repeatable; default: all)")
+                     help="collection to materialize; repeatable (default: all of them)")
     toggle = run.add_mutually_exclusive_group()
-    toggle.add_argument("--enable-sparse", dest="sparse", action="store_const", const=True, default=None)
-    toggle.add_argument("--disable-sparse", dest="sparse", action="store_const", const=False)
-    run.add_argument("--export-root", type=Path, default=None, help="default: <data-root>/exports")
+    toggle.add_argument("--enable-sparse", dest="sparse", action="store_const", const=True, default=None,
+                        help="run the sparse (SPLADE) stage; overrides run config and $EMBED_ASSETS_SPARSE "
+                             "(default: on)")
+    toggle.add_argument("--disable-sparse", dest="sparse", action="store_const", const=False,
+                        help="skip the sparse stage: dense-only records and a 4.0 manifest")
+    run.add_argument("--export-root", type=Path, default=None,
+                     help="where exports land (default: $EMBED_ASSETS_EXPORT_ROOT, else <data-root>/exports)")
     run.add_argument("--allow-empty", action="store_true",
                      help="let a collection with no documents replace its last good export (a deliberate purge)")
     run.add_argument("--allow-drop", action="store_true",
                      help="let a collection that lost more than half of its documents replace its last good export")
+    run.add_argument("--quiet", action="store_true", help="no progress bars and stage lines, only the summary")
     run.add_argument("--strict-sparse", action="store_true",
                      help="fail the run when the sparse model falls back past the threshold (default: publish the "
                           "metadata-derived vectors and warn)")
@@ -49,7 +66,7 @@ def _check_selection(folder: Path, names: list[str]) -> str | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    setup_logging()
+    setup_logging(args.quiet)
     settings = load_settings()
     if settings is None:
         return 2
@@ -65,7 +82,11 @@ def main(args: argparse.Namespace) -> int:
     print(f"loading definitions and the Dagster instance (data root {data_root})", file=sys.stderr)
     from embed_assets.runs.runner import DagsterRunner
 
-    instance, home = cli_instance()
+    try:
+        instance, home = cli_instance(data_root)
+    except RuntimeError as exc:  # the instance serves another data root
+        error(str(exc))
+        return 2
     runner = DagsterRunner.for_data_root(instance, data_root=data_root, export_root=export_root,
                                          on_wait=lambda message: print(message, file=sys.stderr))
     safe = _register(runner, folder)

@@ -13,7 +13,9 @@ SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 
 
 def add_parser(sub: Any) -> None:
-    schemas = sub.add_parser("schemas", help="write or check the committed manifest JSON Schemas")
+    schemas = sub.add_parser("schemas", help="write or check the committed manifest JSON Schemas",
+                             description="Regenerate embed_assets/schemas/manifest-4.0/4.1.schema.json from the "
+                                         "manifest models, or check that the committed files are current.")
     schemas.add_argument("--check", action="store_true", help="exit 1 when the committed files are stale")
 
 

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     dense_models: str = Field(default="", description='The dense ensemble: "ref[:weight],ref[:weight]".')
     sparse_model: str = Field(default=DEFAULT_SPARSE_MODEL, min_length=1)
     sparse_on_gpu: bool = Field(default=False, description="Let the sparse stage hydrate to a leased GPU.")
+    automation: bool = Field(default=True, description="The change sensor starts running (new and changed "
+                                                       "collections are materialized without a human).")
     strict_sparse: bool = Field(default=False, description="A sparse fallback past the threshold fails the run "
                                                            "(default: published, the check warns).")
     simulated_gpu: str = Field(default="", description="Spec of the simulated GPU device; empty: none.")
@@ -80,7 +82,7 @@ class Settings(BaseSettings):
         default="", validation_alias=AliasChoices("OTEL_TRACES_EXPORTER"))
     otel_service_name: str = Field(default="embed_assets", validation_alias=AliasChoices("OTEL_SERVICE_NAME"))
 
-    @field_validator("sparse", "lexical", "sparse_on_gpu", "strict_sparse", mode="before")
+    @field_validator("sparse", "lexical", "sparse_on_gpu", "strict_sparse", "automation", mode="before")
     @classmethod
     def _switch(cls, value: Any, info: Any) -> Any:
         if isinstance(value, str):
@@ -126,8 +128,18 @@ class Settings(BaseSettings):
 
     @property
     def resolved_dagster_home(self) -> Path:
-        """``$DAGSTER_HOME`` when set, else the embedded SQLite instance under the project."""
-        return self.dagster_home.expanduser().resolve() if self.dagster_home else self.project_home / ".dagster"
+        """The instance of the configured data root (see :meth:`dagster_home_for`)."""
+        return self.dagster_home_for(self.resolved_data_root)
+
+    def dagster_home_for(self, data_root: Path) -> Path:
+        """``$DAGSTER_HOME`` when set; else one embedded SQLite instance per data root: the
+        project's ``.dagster/`` for the default data root, ``<data root>/.dagster/`` for others
+        (so a partition registered for one data root never shows in the UI of another)."""
+        if self.dagster_home:
+            return self.dagster_home.expanduser().resolve()
+        if data_root.resolve() == (self.project_home / "data").resolve():
+            return self.project_home / ".dagster"
+        return data_root.resolve() / ".dagster"
 
 
 def settings_errors(exc: ValidationError) -> list[str]:

@@ -16,7 +16,7 @@ from .checks import ALL_CHECKS
 from .io_manager import ParquetIOManager
 from .jobs import JOB_NAME, embed_collections_job
 from .resources import FeaturesResource, PathsResource, QualityGatesResource
-from .sensors import collection_folders_sensor
+from .sensors import collection_changes_sensor
 
 __all__ = ["JOB_NAME", "build_definitions", "build_resources", "defs"]
 
@@ -54,7 +54,7 @@ def build_definitions(**kwargs: object) -> dg.Definitions:
         assets=ALL_ASSETS,
         asset_checks=ALL_CHECKS,
         jobs=[embed_collections_job],
-        sensors=[collection_folders_sensor],
+        sensors=[collection_changes_sensor],
         resources=build_resources(settings=settings, **kwargs),  # type: ignore[arg-type]
     )
 

@@ -35,7 +35,12 @@ COLUMN_DESCRIPTIONS = {
     "dense_scale": "√α: multiply the dense vector by it for the hybrid form.",
     "sparse_scale": "√(1-α)/‖s‖ is applied to sparse values for the hybrid form.",
     "manifest_json": "The processing manifest (processing_summary.json).",
+    "schema_version": "Manifest schema version: 4.0 dense-only, 4.1 with the sparse sections.",
+    "manifest_sha256": "sha256 of manifest_json.",
+    "export_version": "The published export version folder under <export-root>/.history/<collection>/.",
 }
+MIB = 1024**2
+GIB = 1024**3
 
 
 def column_schema(schema: pa.Schema) -> dg.TableSchema:
@@ -104,14 +109,26 @@ def settings_markdown(manifest: dict[str, Any]) -> dg.MetadataValue:
         f"| dense | {st['dense']['aggregation']}, {st['dense']['dim']} dims, batch {st['dense']['batch_size']} "
         f"(min {st['dense']['min_batch_size']}) on {', '.join(st['dense']['devices'])} |",
         f"| fusion | {st['fusion']['mode']}, α={st['fusion']['alpha']}, RRF k={st['fusion']['rrf_k']} |",
-        f"| VRAM | peak {perf['peak_vram_bytes']} B; soft limit {perf['vram_budget']['soft_limit_bytes']} B "
-        f"{'EXCEEDED' if perf['soft_limit_exceeded'] else 'kept'}; hard cap {perf['vram_budget']['hard_cap_bytes']} B |",
+        f"| VRAM | peak {perf['peak_vram_bytes'] / GIB:.2f} GiB; soft limit "
+        f"{perf['vram_budget']['soft_limit_bytes'] / GIB:.1f} GiB {'EXCEEDED' if perf['soft_limit_exceeded'] else 'kept'}; "
+        f"hard cap {perf['vram_budget']['hard_cap_bytes'] / GIB:.1f} GiB |",
     ]
     if "sparse" in st:
         sp = st["sparse"]
         lines.insert(4, f"| sparse model | {sp['sparse_model']}, batch {sp['batch_size']} (min {sp['min_batch_size']}) "
                         f"on {', '.join(sp['devices'])}; sources {sp['source_counts']} |")
     return dg.MetadataValue.md("\n".join(lines))
+
+
+def counts_table(counts: dict[str, Any], key: str, value: str, key_description: str = "",
+                 value_description: str = "") -> dg.MetadataValue:
+    """A flat mapping as a two-column table (the UI shows it as one; JSON would be text)."""
+    numeric = all(isinstance(v, (int, float)) for v in counts.values())
+    kind = ("int" if all(isinstance(v, int) for v in counts.values()) else "float") if numeric else "string"
+    schema = dg.TableSchema(columns=[dg.TableColumn(key, "string", description=key_description),
+                                     dg.TableColumn(value, kind, description=value_description)])
+    return dg.MetadataValue.table(records=[dg.TableRecord({key: str(k), value: v if numeric else str(v)})
+                                           for k, v in counts.items()], schema=schema)
 
 
 def rate(count: int, latency_ms: float) -> float:
@@ -121,7 +138,8 @@ def rate(count: int, latency_ms: float) -> float:
 def chunks_metadata(table: pa.Table, envelope: ChunksEnvelope) -> dict[str, Any]:
     docs = envelope.stage.documents
     return {**table_metadata(table), "documents_seen": docs.seen, "documents_embedded": docs.embedded,
-            "documents_skipped": docs.skipped, "skipped_by_reason": dg.MetadataValue.json(docs.skipped_by_reason),
+            "documents_skipped": docs.skipped,
+            "skipped_by_reason": counts_table(docs.skipped_by_reason, "reason", "documents", "Why they were skipped."),
             "tokens_total": envelope.stage.tokens_total, "latency_ms": round(envelope.stage.latency_ms, 1)}
 
 
@@ -130,7 +148,8 @@ def dense_metadata(table: pa.Table, envelope: DenseEnvelope) -> dict[str, Any]:
     return {**table_metadata(table), "dim": st.dim, "models": ", ".join(m.key for m in st.models),
             "devices": ", ".join(st.devices), "chunks_per_s": round(rate(st.count, st.latency_ms), 2),
             "latency_ms": round(st.latency_ms, 1), "batch_size_min": st.min_batch_size, "oom_retries": st.oom_retries,
-            "peak_vram_bytes": envelope.peak_vram_bytes, "encoded": st.encoded, "unique_chunks": st.unique_chunks}
+            "peak_vram_mib": round(envelope.peak_vram_bytes / MIB, 1), "encoded": st.encoded,
+            "unique_chunks": st.unique_chunks}
 
 
 def sparse_metadata(table: pa.Table, envelope: SparseEnvelope) -> dict[str, Any]:
@@ -138,7 +157,8 @@ def sparse_metadata(table: pa.Table, envelope: SparseEnvelope) -> dict[str, Any]
     st = envelope.stage
     if not envelope.enabled or st is None:
         return common
-    return {**common, "fallback_used": st.fallback_used, "source_counts": dg.MetadataValue.json(st.source_counts),
+    return {**common, "fallback_used": st.fallback_used,
+            "source_counts": counts_table(st.source_counts, "source", "chunks", "What produced the vector."),
             "coverage": round(st.coverage, 4), "mean_nnz": round(st.mean_nnz, 1),
             "chunks_per_s": round(rate(st.count, st.latency_ms), 2), "latency_ms": round(st.latency_ms, 1),
             "oom_retries": st.oom_retries}
@@ -149,11 +169,16 @@ def fused_metadata(table: pa.Table, envelope: FusionEnvelope) -> dict[str, Any]:
             "dagster/column_lineage": fused_column_lineage(table.column_names)}
 
 
-def summary_metadata(table: pa.Table, manifest: dict[str, Any], export_dir: str, export_version: str) -> dict[str, Any]:
+FOLDER_STATE_KEY = "inputs_folder_state"
+
+
+def summary_metadata(table: pa.Table, manifest: dict[str, Any], export_dir: str, export_version: str,
+                     folder_state: str) -> dict[str, Any]:
     chunks = manifest["stages"]["chunks"]
     sparse = manifest["activation"]["sparse"]
     return {
         **table_metadata(table), "schema_version": manifest["schema_version"], "models": models_table(manifest),
+        FOLDER_STATE_KEY: folder_state,
         "settings": settings_markdown(manifest), "export_dir": dg.MetadataValue.path(export_dir),
         "export_version": export_version, "documents_seen": chunks["documents"]["seen"],
         "documents_skipped": chunks["documents"]["skipped"], "chunks": chunks["count"],

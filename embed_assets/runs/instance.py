@@ -9,6 +9,7 @@ in-process: the runner locks per collection and marks its own dead runs failed.)
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -29,13 +30,35 @@ concurrency:
         limit: 1
 """
 INIT_LOCK = ".embed_assets-init.lock"
+DATA_ROOT_MARKER = "embed_assets.json"
 
 
-def open_instance(home: Path) -> dg.DagsterInstance:
-    """The instance at ``home``, created (with a minimal ``dagster.yaml``) when new."""
+class InstanceBoundElsewhere(RuntimeError):
+    """The instance already serves another data root: its partitions would point at folders
+    the UI's definitions do not know."""
+
+
+def open_instance(home: Path, data_root: Path | None = None) -> dg.DagsterInstance:
+    """The instance at ``home``, created (with the embedded ``dagster.yaml``) when new. With
+    ``data_root``, the instance is bound to it: the first data root that uses an instance is
+    the only one it serves (:class:`InstanceBoundElsewhere` otherwise)."""
     home.mkdir(parents=True, exist_ok=True)
     with FileLock(str(home / INIT_LOCK)):
         config = home / "dagster.yaml"
         if not config.exists() or config.read_text("utf-8") == LEGACY_CONFIG:
             config.write_text(EMBEDDED_CONFIG, "utf-8")
+        if data_root is not None:
+            _bind(home, data_root.resolve())
         return dg.DagsterInstance.from_config(str(home))
+
+
+def _bind(home: Path, data_root: Path) -> None:
+    marker = home / DATA_ROOT_MARKER
+    if not marker.is_file():
+        marker.write_text(json.dumps({"data_root": str(data_root)}), "utf-8")
+        return
+    bound = json.loads(marker.read_text("utf-8")).get("data_root")
+    if bound != str(data_root):
+        raise InstanceBoundElsewhere(
+            f"the Dagster instance {home} serves the data root {bound}, not {data_root}; run without DAGSTER_HOME "
+            f"(each data root gets its own instance under it) or point DAGSTER_HOME at another folder")

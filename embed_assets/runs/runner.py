@@ -1,5 +1,5 @@
 """``DagsterRunner``: register partitions and materialize a collection in this process,
-quietly, turning Dagster's result into a :class:`RunOutcome`."""
+quietly, with a run record like the UI's, turning what happened into a :class:`RunOutcome`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import BaseModel, ConfigDict, Field
 
 from embed_assets.core.processes import ProcessRef
 from embed_assets.core.settings import get_settings, storage_root
@@ -17,57 +16,11 @@ from embed_assets.core.storage.locks import collection_lock
 from embed_assets.defs.definitions import JOB_NAME, build_definitions
 from embed_assets.defs.partitions import COLLECTIONS
 
+from .origin import execute_like_the_ui
+from .outcome import RunOutcome
+
 OWNER_TAG = "embed_assets/owner"
 """The process running an in-process run (host.pid.start): a later run marks the run failed when it is gone."""
-
-
-class RunOutcome(BaseModel):
-    """What a run did, in plain values."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    collection: str
-    run_id: str
-    success: bool
-    wall_s: float
-    materialized: set[str] = Field(default_factory=set)
-    checks: dict[str, bool] = Field(default_factory=dict)
-    warnings: dict[str, str] = Field(default_factory=dict, description="Failed checks of WARN severity: their "
-                                                                       "problems. They do not fail the run.")
-    failures: list[str] = Field(default_factory=list, description="'step: first line of its error' per failed step.")
-    result: Any = Field(default=None, exclude=True, description="Dagster's own result, for callers that need more.")
-
-    @property
-    def ok(self) -> bool:
-        return self.success and all(passed or name in self.warnings for name, passed in self.checks.items())
-
-    @classmethod
-    def of(cls, collection: str, result: dg.ExecuteInProcessResult, wall_s: float) -> RunOutcome:
-        failures = [f"{event.step_key}: {failure_cause(event)}" for event in result.all_events if event.is_step_failure]
-        evaluations = result.get_asset_check_evaluations()
-        return cls(collection=collection, run_id=result.run_id, success=result.success, wall_s=wall_s,
-                   materialized={e.asset_key.to_user_string() for e in result.get_asset_materialization_events()},
-                   checks={e.check_name: e.passed for e in evaluations}, warnings=_warnings(evaluations),
-                   failures=failures, result=result)
-
-
-def _warnings(evaluations: list[Any]) -> dict[str, str]:
-    out = {}
-    for e in evaluations:
-        if not e.passed and e.severity == dg.AssetCheckSeverity.WARN:
-            problems = e.metadata.get("problems")
-            out[e.check_name] = str(problems.value if problems is not None else "failed").replace("\n", "; ")
-    return out
-
-
-def failure_cause(event: dg.DagsterEvent) -> str:
-    """The first line of a step failure's real cause: under Dagster's own wrappers ("Error
-    occurred while executing op"), the user code's error."""
-    error = event.step_failure_data.error
-    while error is not None and error.cause is not None and (error.cls_name or "").startswith("Dagster"):
-        error = error.cause
-    lines = (error.message if error else event.message or "").strip().splitlines()
-    return lines[0] if lines else "failed"
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -126,9 +79,7 @@ class DagsterRunner:
         mark_dead_runs(self.instance)
         with collection_lock(self.lock_dir, collection, self.lock_timeout_s, self.on_wait):
             started = time.perf_counter()
-            result = self.job.execute_in_process(
-                partition_key=collection, instance=self.instance,
-                tags={**(tags or {}), OWNER_TAG: ProcessRef.current().token()},
-                run_config=_merge(self.base_config, run_config or {}), raise_on_error=False,
-                asset_selection=[dg.AssetKey(a) for a in assets] if assets else None)
-        return RunOutcome.of(collection, result, time.perf_counter() - started)
+            run, events = execute_like_the_ui(
+                self.instance, self.job, collection, tags={**(tags or {}), OWNER_TAG: ProcessRef.current().token()},
+                run_config=_merge(self.base_config, run_config or {}), assets=assets)
+        return RunOutcome.of(collection, run, events, time.perf_counter() - started)

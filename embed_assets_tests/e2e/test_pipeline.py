@@ -19,9 +19,7 @@ from embed_assets.core.manifest.schemas import committed_schema
 from embed_assets.core.storage.arrow import vectors_from_column
 from embed_assets.core.storage.hashing import file_sha256
 from embed_assets.defs.config import SPARSE_CLI_TAG
-from embed_assets.defs.partitions import COLLECTIONS
-from embed_assets.defs.resources import PathsResource, QualityGatesResource
-from embed_assets.defs.sensors import collection_folders_sensor
+from embed_assets.defs.resources import QualityGatesResource
 from embed_assets.resources import DenseModelConfig, ModelManagerResource
 
 from ..helpers import REPO, checks, materialize_collection, materialized, read_manifest
@@ -166,24 +164,6 @@ def test_an_ensemble_of_two_models(instance: dg.DagsterInstance, data_root: Path
     a = vectors_from_column(stored.column("dense__all_minilm_l6_v2"))
     b = vectors_from_column(stored.column("dense__splade_tiny"))
     assert np.allclose(ens @ ens.T, (a @ a.T + 0.5 * (b @ b.T)) / 1.5, atol=1e-5)
-
-
-def test_sensor_adds_new_folders_and_refuses_unsafe_names(instance: dg.DagsterInstance, data_root: Path) -> None:
-    (data_root / "collections" / "bad,name").mkdir()
-    (data_root / "collections" / "also..bad").mkdir()
-    paths = PathsResource(data_root=str(data_root))
-    ctx = dg.build_sensor_context(instance=instance, resources={"paths": paths})
-    result = collection_folders_sensor(ctx)
-    assert len(result.dynamic_partitions_requests) == 1
-    added = sorted(result.dynamic_partitions_requests[0].partition_keys)
-    assert added == ["messy-inputs", "ops-faq", "retrieval-handbook"]
-    instance.add_dynamic_partitions(COLLECTIONS, added)
-    (data_root / "collections" / "brand-new").mkdir()
-    again = collection_folders_sensor(dg.build_sensor_context(instance=instance, resources={"paths": paths}))
-    assert again.dynamic_partitions_requests[0].partition_keys == ["brand-new"]
-    (data_root / "collections" / "brand-new").rmdir()
-    idle = collection_folders_sensor(dg.build_sensor_context(instance=instance, resources={"paths": paths}))
-    assert not idle.dynamic_partitions_requests and "bad,name" in idle.skip_reason.skip_message
 
 
 def test_cli_runs_end_to_end_and_reports(tmp_path: Path, data_root: Path) -> None:

@@ -87,9 +87,9 @@ def test_quality_gate_passes_then_blocks_a_degradation(beir: Path, instance: dg.
     good = materialize_collection(instance, data_root, "pydocs", run_config=LEXICAL,
                                   gates=QualityGatesResource(quality_mode="dense", quality_floor=0.3))
     assert good.success and checks(good)["retrieval_quality"]
-    evaluation = [e for e in good.result.get_asset_check_evaluations() if e.check_name == "retrieval_quality"][0]
+    evaluation = good.evaluation("retrieval_quality")
     assert evaluation.metadata["ndcg@10"].value >= 0.3
-    assert set(evaluation.metadata["ndcg@10 by method"].value) >= {"dense", "splade", "lexical"}
+    assert {r.data["method"] for r in evaluation.metadata["ndcg@10 by method"].records} >= {"dense", "splade", "lexical"}
 
     # A broken model: the MLM backbone, mean-pooled, as the only dense model.
     broken = ModelManagerResource(dense_models=[DenseModelConfig(ref="splade-tiny")])
@@ -97,7 +97,7 @@ def test_quality_gate_passes_then_blocks_a_degradation(beir: Path, instance: dg.
                                      gates=QualityGatesResource(quality_mode="dense", quality_tolerance=0.05))
     assert not blocked.success and checks(blocked)["retrieval_quality"] is False
     assert "processing_summary" not in materialized(blocked)
-    evaluation = [e for e in blocked.result.get_asset_check_evaluations() if e.check_name == "retrieval_quality"][0]
+    evaluation = blocked.evaluation("retrieval_quality")
     assert evaluation.metadata["previous_ndcg@10"].value > evaluation.metadata["ndcg@10"].value + 0.05
 
     warned = materialize_collection(instance, data_root, "pydocs", run_config=LEXICAL, model_manager=broken,

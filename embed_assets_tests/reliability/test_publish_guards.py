@@ -35,7 +35,7 @@ def test_an_emptied_collection_keeps_the_last_good_export(instance: dg.DagsterIn
     assert not empty.success and checks(empty)["documents_not_lost"] is False
     assert "processing_summary" not in empty.materialized
     assert _published(data_root, "retrieval-handbook") == good
-    evaluation = [e for e in empty.result.get_asset_check_evaluations() if e.check_name == "documents_not_lost"][0]
+    evaluation = empty.evaluation("documents_not_lost")
     assert "--allow-empty" in evaluation.metadata["problems"].value
     purged = materialize_collection(instance, data_root, "retrieval-handbook", run_config=ALLOW_EMPTY)
     assert purged.success and _published(data_root, "retrieval-handbook") != good

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from ..devices.batching import BatcherFactory, fixed_batcher_factory
 from ..devices.events import BatchEvent, EventLog
+from ..progress import progress
 from ..settings import DEFAULT_DENSE_MODEL
 from .cache import DenseCache, unique_first
 from .ensemble import Aggregation, aggregate, ensemble_dim, l2_normalize
@@ -83,8 +84,9 @@ def _encode_model(loaded: LoadedDenseModel, texts: Sequence[str], lengths: Seque
         return loaded.model_for(device).encode(batch, batch_size=len(batch), convert_to_numpy=True,
                                                normalize_embeddings=True, show_progress_bar=False)
 
-    run = encode_longest_first(texts, lengths, stage=f"dense:{key}", devices=devices, make_batcher=factory,
-                               log=log, encode=encode, before_batch=before_batch)
+    with progress(f"dense {key}", len(texts)) as bar:
+        run = encode_longest_first(texts, lengths, stage=f"dense:{key}", devices=devices, make_batcher=factory,
+                                   log=log, encode=encode, before_batch=before_batch, progress=bar)
     n = len(texts)
     if run.done < n:
         raise RuntimeError(f"dense model {key!r} could not encode item {run.done} of {n} on any device "

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from ..devices.batching import AdaptiveBatcher, BatcherFactory, Segment, run_on_devices
 from ..devices.events import EventLog
+from ..progress import Progress
 
 T = TypeVar("T")
 
@@ -64,8 +65,10 @@ class SortedRun(Generic[T]):
 
 def encode_longest_first(texts: Sequence[str], lengths: Sequence[int], *, stage: str, devices: list[str],
                          make_batcher: BatcherFactory, log: EventLog, encode: Callable[[str, list[str]], T],
-                         before_batch: Callable[[str, int, int], None] | None = None) -> SortedRun[T]:
-    """Encode ``texts`` longest first along ``devices``; ``encode(device, texts)`` does one batch."""
+                         before_batch: Callable[[str, int, int], None] | None = None,
+                         progress: Progress | None = None) -> SortedRun[T]:
+    """Encode ``texts`` longest first along ``devices``; ``encode(device, texts)`` does one batch;
+    ``progress`` advances by each finished batch."""
     order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
     sorted_texts = [texts[i] for i in order]
     sorted_lengths = [int(lengths[i]) for i in order]
@@ -73,7 +76,10 @@ def encode_longest_first(texts: Sequence[str], lengths: Sequence[int], *, stage:
     def run_batch(device: str, a: int, b: int) -> T:
         if before_batch:
             before_batch(device, b - a, sum(sorted_lengths[a:b]))
-        return encode(device, sorted_texts[a:b])
+        out = encode(device, sorted_texts[a:b])
+        if progress is not None:
+            progress.advance(b - a)
+        return out
 
     segments, done, batchers = run_on_devices(len(texts), devices, lambda d: make_batcher(stage, d, log), run_batch,
                                               on_event=log, lengths=sorted_lengths)

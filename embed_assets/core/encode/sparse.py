@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..devices.batching import BatcherFactory, fixed_batcher_factory
 from ..devices.events import BatchEvent, EventLog
 from ..ingest.records import ChunkRecord
+from ..progress import Progress
 from ..telemetry import child_span
 from .lexical import CollectionStats, LexicalWeighter
 from .longest_first import BatchStats, encode_longest_first
@@ -105,13 +106,13 @@ class SparseVectorEncoder:
         self.before_batch = before_batch
         self.on_event = on_event
 
-    def generate(self, chunks: Sequence[ChunkRecord],
-                 collection_stats: Callable[[], CollectionStats] | None = None) -> SparseInferenceResult:
+    def generate(self, chunks: Sequence[ChunkRecord], collection_stats: Callable[[], CollectionStats] | None = None,
+                 progress: Progress | None = None) -> SparseInferenceResult:
         """Vectors for ``chunks``. The metadata fallback, when needed, takes its statistics from
         ``collection_stats()`` (default: statistics of ``chunks`` themselves)."""
         started = time.perf_counter()
         log = EventLog(self.on_event)
-        model_pass = self._model_pass(chunks, log)
+        model_pass = self._model_pass(chunks, log, progress)
         missing = [i for i, v in enumerate(model_pass.vectors) if v is None]
         if missing:
             self._fill_from_metadata(chunks, missing, model_pass, collection_stats, log)
@@ -124,7 +125,7 @@ class SparseVectorEncoder:
             devices=sorted(model_pass.devices | ({"cpu"} if missing else set())),
             events=log.events, **model_pass.stats.model_dump())
 
-    def _model_pass(self, chunks: Sequence[ChunkRecord], log: EventLog) -> _ModelPass:
+    def _model_pass(self, chunks: Sequence[ChunkRecord], log: EventLog, progress: Progress | None) -> _ModelPass:
         n = len(chunks)
         out = _ModelPass(vectors=[None] * n, sources=[None] * n, reason=self.unavailable_reason)
         if self.model_for is None or not n:
@@ -140,7 +141,7 @@ class SparseVectorEncoder:
         try:
             run = encode_longest_first([c.text for c in chunks], [c.token_count for c in chunks], stage="sparse",
                                        devices=self.devices, make_batcher=self.make_batcher, log=log, encode=encode,
-                                       before_batch=self.before_batch)
+                                       before_batch=self.before_batch, progress=progress)
         except Exception as exc:  # noqa: BLE001 - a model failure falls back, it does not stop the stage
             out.reason = f"sparse model failed: {type(exc).__name__}"
             return out

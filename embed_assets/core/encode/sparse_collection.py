@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from ..devices.memory import trim_heap
 from ..ingest.records import ChunkRecord
+from ..progress import progress
 from .cache import SparseCache, SparseCacheView, unique_first
 from .lexical import CollectionStats
 from .longest_first import BatchStats
@@ -52,11 +53,12 @@ def _encode_shards(encoder: SparseVectorEncoder, todo: list[ChunkRecord], stats:
                    shard_size: int) -> tuple[pa.Table, list[SparseInferenceResult]]:
     shards: list[pa.Table] = []
     runs: list[SparseInferenceResult] = []
-    for begin in range(0, len(todo), shard_size):
-        result = encoder.generate(todo[begin:begin + shard_size], collection_stats=stats)
-        shards.append(sparse_table(result.vectors, result.sources))
-        runs.append(result if not runs else result.model_copy(update={"vectors": []}))
-        trim_heap()
+    with progress("sparse", len(todo)) as bar:
+        for begin in range(0, len(todo), shard_size):
+            result = encoder.generate(todo[begin:begin + shard_size], collection_stats=stats, progress=bar)
+            shards.append(sparse_table(result.vectors, result.sources))
+            runs.append(result if not runs else result.model_copy(update={"vectors": []}))
+            trim_heap()
     return (pa.concat_tables(shards) if shards else SPARSE_VECTOR_SCHEMA.empty_table()), runs
 
 

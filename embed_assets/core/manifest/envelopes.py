@@ -19,6 +19,8 @@ class ChunksLineage(BaseModel):
 
     chunks_sha256: str = Field(description="sha256 over the chunk ids, in order.")
     inputs_sha256: str = Field(description="Fingerprint of the collection's input files.")
+    folder_state: str = Field(default="", description="Paths, sizes and times of the input files before they were "
+                                                      "read (what the change sensor compares).")
     run_id: str = Field(description="The Dagster run that wrote these chunks.")
 
     def describe(self) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ..ingest.changes import folder_state
 from ..ingest.chunking import Chunker, ChunkingConfig, TokenLimit
 from ..ingest.collection import ChunkedCollection, chunk_collection
 from ..ingest.discovery import fingerprint_collection
@@ -36,11 +37,12 @@ def run_chunks_stage(folder: Path, collection: str, limits: list[TokenLimit], ch
     """Chunk every document of ``folder`` with the tokenizers' limits (``run_id``: the run
     writing them, recorded in the lineage every later stage copies)."""
     started = time.perf_counter()
+    state = folder_state(folder)  # before reading: a change while chunking shows as a later change
     chunker = Chunker(chunking, limits)
     result = chunk_collection(folder, collection, chunker, read_limits)
     latency_ms = (time.perf_counter() - started) * 1000.0
     stage = chunks_section(result, chunker, folder, latency_ms, read_limits)
     lineage = ChunksLineage(chunks_sha256=sha256_hex("\n".join(c.chunk_id for c in result.chunks)),
-                            inputs_sha256=stage.inputs_sha256, run_id=run_id)
+                            inputs_sha256=stage.inputs_sha256, folder_state=state, run_id=run_id)
     envelope = ChunksEnvelope(stage=stage, lineage=lineage)
     return with_stage_metadata(chunks_to_table(result.chunks), envelope), envelope

@@ -68,4 +68,5 @@ def processing_summary(context: dg.AssetExecutionContext, fused_vectors: pa.Tabl
                       f"in {paths.exports / collection}")
     _emit_run_span(context, collection, manifest, run_started)
     return dg.Output(published.table, metadata=summary_metadata(
-        published.table, manifest, str(paths.exports / collection), published.folder.name))
+        published.table, manifest, str(paths.exports / collection), published.folder.name,
+        chunks_stage.lineage.folder_state))

@@ -8,6 +8,7 @@ from embed_assets.core.manifest.envelopes import DenseEnvelope, read_envelope
 from embed_assets.core.storage.arrow import vectors_from_column
 
 from ..assets import dense_embeddings
+from ..metadata import counts_table
 from ..resources import QualityGatesResource
 from .common import check_options, problems_md
 
@@ -42,6 +43,6 @@ def embedding_sanity(dense_embeddings: pa.Table, gates: QualityGatesResource) ->
             problems.append(problem)
     return dg.AssetCheckResult(
         passed=not problems,
-        metadata={"rows": dense_embeddings.num_rows, "expected_dims": dg.MetadataValue.json(expected),
+        metadata={"rows": dense_embeddings.num_rows, "expected_dims": counts_table(expected, "column", "dim"),
                   "max_norm_error": worst_norm_error, "problems": problems_md(problems)},
     )

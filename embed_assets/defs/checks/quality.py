@@ -11,6 +11,7 @@ from embed_assets.core.retrieval.index import ExportIndex
 from embed_assets.resources import ModelManagerResource
 
 from ..assets import fused_vectors
+from ..metadata import counts_table
 from ..resources import PathsResource, QualityGatesResource
 from .common import check_options, problems_md
 
@@ -42,6 +43,15 @@ def scored_mode(configured: str, available: list[str]) -> str:
     return next((n for n, (m, mem) in FUSIONS.items() if m == method and mem == members), members[0])
 
 
+def metrics_table(results: dict[str, dict[str, float]]) -> dg.MetadataValue:
+    """Every method's metrics, one row per method."""
+    names = sorted({m for d in results.values() for m in d})
+    schema = dg.TableSchema(columns=[dg.TableColumn("method", "string"),
+                                     *(dg.TableColumn(n, "float") for n in names)])
+    return dg.MetadataValue.table(schema=schema, records=[
+        dg.TableRecord({"method": k, **{n: round(d.get(n, 0.0), 4) for n in names}}) for k, d in results.items()])
+
+
 def quality_problems(value: float, previous: float | None, gates: QualityGatesResource) -> list[str]:
     problems = []
     if value < gates.quality_floor:
@@ -68,7 +78,7 @@ def retrieval_quality(context: dg.AssetCheckExecutionContext, fused_vectors: pa.
     per_method = {name: round(m["ndcg@10"], 4) for name, m in results.items()}
     if mode not in results:
         return dg.AssetCheckResult(passed=False, severity=severity, metadata={
-            "mode": mode, "ndcg@10 by method": dg.MetadataValue.json(per_method),
+            "mode": mode, "ndcg@10 by method": counts_table(per_method, "method", "ndcg@10"),
             "problems": f"{mode} is not available in this export (enable its vectors)"})
     value = results[mode]["ndcg@10"]
     previous = previous_quality(context)
@@ -76,7 +86,7 @@ def retrieval_quality(context: dg.AssetCheckExecutionContext, fused_vectors: pa.
     metadata: dict[str, Any] = {
         "mode": mode, "ndcg@10": value, "previous_ndcg@10": previous if previous is not None else "none",
         "floor": gates.quality_floor, "tolerance": gates.quality_tolerance,
-        "ndcg@10 by method": dg.MetadataValue.json(per_method),
-        "metrics": dg.MetadataValue.json({k: {m: round(v, 4) for m, v in d.items()} for k, d in results.items()}),
+        "ndcg@10 by method": counts_table(per_method, "method", "ndcg@10"),
+        "metrics": metrics_table(results),
         "problems": problems_md(problems)}
     return dg.AssetCheckResult(passed=not problems, severity=severity, metadata=metadata)

@@ -6,6 +6,7 @@ import pyarrow as pa
 from embed_assets.core.manifest.envelopes import SparseEnvelope, read_envelope
 
 from ..assets import sparse_vectors
+from ..metadata import counts_table
 from ..resources import QualityGatesResource
 from .common import check_options, problems_md
 
@@ -31,5 +32,6 @@ def sparse_coverage_and_fallback(sparse_vectors: pa.Table, gates: QualityGatesRe
         metadata={"enabled": True, "strict": gates.strict_sparse, "coverage": float(stage.coverage), "min_coverage": gates.min_sparse_coverage,
                   "fallback_ratio": fallback_ratio, "max_fallback_ratio": gates.max_fallback_ratio,
                   "fallback_reason": stage.fallback_reason or "",
-                  "source_counts": dg.MetadataValue.json(stage.source_counts), "problems": problems_md(problems)},
+                  "source_counts": counts_table(stage.source_counts, "source", "chunks"),
+                  "problems": problems_md(problems)},
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from embed_assets.core.ingest.changes import folder_state
 from embed_assets.core.ingest.discovery import fingerprint_collection, iter_collection
 from embed_assets.core.ingest.documents import Document, ReadLimits, SkippedDocument
 from embed_assets_tests.reliability.child import deadline
@@ -143,3 +144,17 @@ def test_a_symlinked_tree_counts_every_entry(place: tuple[Path, Path]) -> None:
     reasons = Counter(i.reason.value for i in items if isinstance(i, SkippedDocument))
     assert reasons == {"symlink_loop": 2, "symlink_outside": 3}
     assert sum(isinstance(i, Document) for i in items) == 1
+
+
+def test_the_folder_state_follows_the_same_walk(place: tuple[Path, Path]) -> None:
+    collection, outside = place
+    (collection / "leak.txt").symlink_to(outside / "canary.txt")
+    (collection / "data-root").symlink_to("../..")
+    (collection / "collections").symlink_to("..")
+    (collection / os.fsdecode(b"caf\xe9.txt")).write_text("a name that is not UTF-8")
+    with deadline(30):
+        before = folder_state(collection)
+        (outside / "canary.txt").write_text("a longer text, changed outside the collection")
+        assert folder_state(collection) == before
+        (collection / "good.txt").write_text("A longer, changed document.")
+        assert folder_state(collection) != before

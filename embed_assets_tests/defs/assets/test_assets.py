@@ -114,3 +114,10 @@ def test_processing_summary_publishes_a_41_manifest(outputs: dict[str, dg.Output
     summary = _table(out)
     assert summary.column("schema_version").to_pylist() == ["4.1"]
     assert (Path(paths.exports) / COLLECTION / "processing_summary.json").is_file()
+
+
+def test_every_column_of_every_asset_has_a_description(outputs: dict[str, dg.Output]) -> None:
+    for name, output in outputs.items():
+        schema = output.metadata["dagster/column_schema"].schema
+        undescribed = [c.name for c in schema.columns if not c.description]
+        assert undescribed == [], f"{name}: {undescribed}"
