@@ -130,7 +130,8 @@ def dense_metadata(table: pa.Table, envelope: DenseEnvelope) -> dict[str, Any]:
     return {**table_metadata(table), "dim": st.dim, "models": ", ".join(m.key for m in st.models),
             "devices": ", ".join(st.devices), "chunks_per_s": round(rate(st.count, st.latency_ms), 2),
             "latency_ms": round(st.latency_ms, 1), "batch_size_min": st.min_batch_size, "oom_retries": st.oom_retries,
-            "peak_vram_bytes": envelope.peak_vram_bytes, "encoded": st.encoded, "unique_chunks": st.unique_chunks}
+            "peak_vram_bytes": envelope.peak_vram_bytes, "encoded": st.encoded, "unique_chunks": st.unique_chunks,
+            "shards": st.shards}
 
 
 def sparse_metadata(table: pa.Table, envelope: SparseEnvelope) -> dict[str, Any]:
@@ -141,7 +142,7 @@ def sparse_metadata(table: pa.Table, envelope: SparseEnvelope) -> dict[str, Any]
     return {**common, "fallback_used": st.fallback_used, "source_counts": dg.MetadataValue.json(st.source_counts),
             "coverage": round(st.coverage, 4), "mean_nnz": round(st.mean_nnz, 1),
             "chunks_per_s": round(rate(st.count, st.latency_ms), 2), "latency_ms": round(st.latency_ms, 1),
-            "oom_retries": st.oom_retries}
+            "oom_retries": st.oom_retries, "shards": st.shards}
 
 
 def fused_metadata(table: pa.Table, envelope: FusionEnvelope) -> dict[str, Any]:

@@ -12,7 +12,9 @@ from dagster._core.errors import DagsterInvalidPropertyError
 from embed_assets.core.devices.events import BatchEvent, record_batch_event
 from embed_assets.core.devices.memory import trim_heap
 from embed_assets.core.ingest.names import UnsafeCollectionName, validate_collection_name
+from embed_assets.core.processes import ProcessRef
 from embed_assets.core.telemetry import set_attributes, stage_span
+from embed_assets.resources.model_manager import model_loads_in_process
 
 from ..partitions import collections_partitions
 
@@ -25,6 +27,11 @@ def asset_options(**kwargs: Any) -> dict[str, Any]:
     """The options every asset of the graph shares, plus its own."""
     return {"partitions_def": collections_partitions, "group_name": GROUP, "owners": OWNERS, "code_version": "1",
             **kwargs}
+
+
+def graph_options(**kwargs: Any) -> dict[str, Any]:
+    """The options of a graph-backed (sharded) asset: the same group, partitions and owners."""
+    return asset_options(**kwargs)
 
 
 def run_id_of(context: dg.AssetExecutionContext) -> str:
@@ -63,14 +70,19 @@ def event_logger(context: dg.AssetExecutionContext) -> Callable[[BatchEvent], No
 
 
 def traced(name: str) -> Callable[[Callable[..., dg.Output]], Callable[..., dg.Output]]:
-    """Run an asset inside its stage span (one trace per Dagster run); the output's
-    numeric and text metadata become span attributes."""
+    """Run an asset (or a step of a sharded one) inside its stage span (one trace per Dagster
+    run); the output's numeric and text metadata become span attributes. The output also says
+    which process ran the step and how many models it had to load (0: they were loaded by an
+    earlier step of the same process)."""
 
     def decorate(fn: Callable[..., dg.Output]) -> Callable[..., dg.Output]:
         @functools.wraps(fn)
         def wrapper(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> dg.Output:
             with stage_span(name, run_id_of(context), context.partition_key) as span:
+                loads = model_loads_in_process()
                 output = fn(context, *args, **kwargs)
+                output = output.with_metadata({**(output.metadata or {}), "process": ProcessRef.current().token(),
+                                               "model_loads": model_loads_in_process() - loads})
                 trim_heap()  # the stage's temporaries are garbage now: give the pages back
                 set_attributes(span, {k.replace("dagster/", ""): v.value if isinstance(v, dg.MetadataValue) else v
                                       for k, v in (output.metadata or {}).items()})
