@@ -1,5 +1,5 @@
 """``embed-collections``: materialize collections end to end from the command line, and
-evaluate or search their exports.
+evaluate or search their exports (and write a PostgreSQL instance config for a cluster).
 
 Runs go to the Dagster instance at ``$DAGSTER_HOME`` (default: the embedded SQLite
 instance under the project), so they show up in ``dagster dev`` on the same instance.
@@ -11,11 +11,13 @@ import argparse
 import sys
 
 from . import eval as eval_command
+from . import instance as instance_command
 from . import run as run_command
 from . import schemas as schemas_command
 from . import search as search_command
 
-COMMANDS = {"run": run_command, "eval": eval_command, "search": search_command, "schemas": schemas_command}
+COMMANDS = {"run": run_command, "eval": eval_command, "search": search_command, "schemas": schemas_command,
+            "instance": instance_command}
 
 
 def build_parser() -> argparse.ArgumentParser:
