@@ -40,12 +40,15 @@ def run_id_of(context: dg.AssetExecutionContext) -> str:
 
 
 def run_includes(context: dg.AssetExecutionContext, asset: str) -> bool:
-    """Whether this run materializes ``asset`` too (False when the asset is invoked directly)."""
+    """Whether this run materializes ``asset`` too (False when the asset is invoked directly;
+    in a re-execution, only when it re-executes the asset's steps)."""
     try:
-        selection = context.run.asset_selection
+        run = context.run
     except DagsterInvalidPropertyError:
         return False
-    return selection is None or dg.AssetKey(asset) in selection
+    if run.step_keys_to_execute is not None:
+        return any(key == asset or key.startswith(f"{asset}.") for key in run.step_keys_to_execute)
+    return run.asset_selection is None or dg.AssetKey(asset) in run.asset_selection
 
 
 def progress(context: dg.AssetExecutionContext, message: str) -> None:
