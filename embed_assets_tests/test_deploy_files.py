@@ -52,6 +52,7 @@ def test_the_code_location_runs_the_image_with_the_kubernetes_executor(values: d
     limits = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
     assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
     assert values["additionalInstanceConfig"]["concurrency"]["pools"]["default_limit"] >= 1
+    assert values["dagsterDaemon"]["runMonitoring"]["freeSlotsAfterRunEndSeconds"] > 0  # lost slots come back
 
 
 def test_gpu_steps_request_a_gpu_on_gpu_nodes(env: dict[str, str]) -> None:

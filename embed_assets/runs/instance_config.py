@@ -74,7 +74,8 @@ def postgres_instance_config(target: PostgresTarget, password_env: str | None = 
                 {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]},
             "pools": {"granularity": "op"},
         },
-        "run_monitoring": {"enabled": True, "poll_interval_seconds": 30},
+        # A run that dies holding gpu slots (a lost worker) gets them freed once it is marked ended.
+        "run_monitoring": {"enabled": True, "poll_interval_seconds": 30, "free_slots_after_run_end_seconds": 300},
         "telemetry": {"enabled": False},
     }
 
