@@ -135,7 +135,8 @@ def _manifest_lines(m: dict[str, Any], export_dir: Path, sparse_flag: bool | Non
                  f"{st['source_counts']}")
     lines = [f"   documents  {docs['seen']} seen, {docs['embedded']} embedded, {docs['skipped']} skipped{reasons}",
              f"   chunks     {m['stages']['chunks']['count']}  ({m['stages']['chunks']['tokens_total']} tokens)",
-             f"   dense      {models} → {dense['dim']}d on {', '.join(dense['devices'])}", line]
+             f"   dense      {models} → {dense['dim']}d on {', '.join(dense['devices'])}"
+             + (f" in {dense['shards']} shards" if dense.get("shards", 1) > 1 else ""), line]
     if sparse_flag and "sparse_run" not in m:
         lines.append("   warning    sparse was requested but the manifest has no sparse sections")
     lines.append(f"   manifest   {m['schema_version']}  {export_dir / MANIFEST_NAME}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 
-from embed_assets.core.encode.shards import ShardSpec, plan_shards
+from embed_assets.core.encode.shards import plan_shards
 from embed_assets.core.storage.debris import remove
 
 from ..config import SHARDS_TAG
@@ -65,7 +65,10 @@ def prune_step_outputs(context: dg.OpExecutionContext, storage: Path) -> list[st
     folder = step_outputs_folder(storage, context.partition_key)
     if not folder.is_dir():
         return []
-    found = context.instance.get_run_group(context.run_id)
+    try:
+        found = context.instance.get_run_group(context.run_id)
+    except dg.DagsterRunNotFoundError:  # a step invoked outside a stored run
+        found = None
     group = {r.run_id for r in found[1]} if found else {context.run_id}
     pruned = [entry.name for entry in folder.iterdir()
               if entry.is_dir() and _prunable(context.instance, entry.name, group, entry)]
@@ -73,5 +76,3 @@ def prune_step_outputs(context: dg.OpExecutionContext, storage: Path) -> list[st
         remove(folder / run_id)
     return pruned
 
-
-__all__ = ["ShardSpec", "prune_step_outputs", "requested_shards", "shard_outputs"]

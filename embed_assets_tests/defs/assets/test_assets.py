@@ -68,29 +68,31 @@ def _plan(generator: Any) -> list[ShardSpec]:
 
 
 @pytest.fixture(scope="module")
-def outputs(paths: PathsResource, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def outputs(paths: PathsResource) -> dict[str, Any]:
     manager, gpu, features = ModelManagerResource(), GpuLeaseResource(device="cpu"), FeaturesResource()
     out: dict[str, Any] = {}
+    # Every context gets the instance: a context built without one enters an ephemeral instance
+    # that it leaves only when garbage collected, which would restore this one after it is gone.
     with dg.instance_for_test() as instance:
-        out["chunks"] = chunks(_context(), config=ChunksConfig(), paths=paths, model_manager=manager)
+        out["chunks"] = chunks(_context(instance), config=ChunksConfig(), paths=paths, model_manager=manager)
         table = _table(out["chunks"])
-        out["dense_plan"] = _plan(dense_plan(_op_context(), config=ShardsConfig(shards=2), chunks=table,
+        out["dense_plan"] = _plan(dense_plan(_op_context(instance), config=ShardsConfig(shards=2), chunks=table,
                                              features=features))
-        out["dense_shards"] = [dense_shard(_op_context(), chunks=table, shard=s, gpu=gpu, model_manager=manager,
+        out["dense_shards"] = [dense_shard(_op_context(instance), chunks=table, shard=s, gpu=gpu, model_manager=manager,
                                            paths=paths) for s in out["dense_plan"]]
         out["dense"] = dense_merge(_op_context(instance), chunks=table, shards=[_table(o) for o in out["dense_shards"]],
                                    paths=paths, model_manager=manager)
-        plan = list(sparse_plan(_op_context(), config=SparsePlanConfig(), chunks=table,
+        plan = list(sparse_plan(_op_context(instance), config=SparsePlanConfig(), chunks=table,
                                 dense_embeddings=read_any_envelope(_table(out["dense"]).schema), features=features))
         shards = [o.value for o in plan if isinstance(o, dg.DynamicOutput)]
         (decision,) = [o.value for o in plan if not isinstance(o, dg.DynamicOutput)]
-        parts = [sparse_shard(_op_context(), chunks=table, shard=s, gpu=gpu, model_manager=manager, paths=paths)
-                 for s in shards]
+        parts = [sparse_shard(_op_context(instance), chunks=table, shard=s, gpu=gpu, model_manager=manager,
+                              paths=paths) for s in shards]
         out["sparse"] = sparse_merge(_op_context(instance), config=SparseMergeConfig(enable_lexical=True), chunks=table,
                                      decision=decision, shards=[_table(p) for p in parts], model_manager=manager,
                                      paths=paths, features=features)
-    out["fused"] = fused_vectors(_context(), config=FusionConfig(alpha=0.7), chunks=table,
-                                 dense_embeddings=_table(out["dense"]), sparse_vectors=_table(out["sparse"]))
+        out["fused"] = fused_vectors(_context(instance), config=FusionConfig(alpha=0.7), chunks=table,
+                                     dense_embeddings=_table(out["dense"]), sparse_vectors=_table(out["sparse"]))
     return out
 
 
