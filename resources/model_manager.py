@@ -39,9 +39,16 @@ from embed_assets.core.telemetry import child_span
 
 log = logging.getLogger(__name__)
 
-# Per-process caches: Dagster builds a resource per step, the models outlive it.
+# Per-process caches: Dagster builds a resource per step, the models outlive it (a Celery
+# worker's process runs many steps and loads each model once).
 _MODELS: dict[tuple[str, str], Any] = {}
 _LOCK = threading.RLock()
+_LOADS = [0]
+
+
+def model_loads_in_process() -> int:
+    """How many models this process has loaded so far (each at most once)."""
+    return _LOADS[0]
 
 
 def _quiet_transformers() -> None:
@@ -97,6 +104,7 @@ class ModelManagerResource(dg.ConfigurableResource):
                 loader = load_dense_model if kind == "dense" else load_sparse_model
                 log.info("loading %s model %s", kind, resolved.ref)
                 _MODELS[key] = loader(resolved, "cpu")
+                _LOADS[0] += 1
             return _MODELS[key]
 
     @staticmethod

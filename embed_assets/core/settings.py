@@ -77,9 +77,23 @@ class Settings(BaseSettings):
     strict_sparse: bool = Field(default=False, description="A sparse fallback past the threshold fails the run "
                                                            "(default: published, the check warns).")
     simulated_gpu: str = Field(default="", description="Spec of the simulated GPU device; empty: none.")
-    executor: Literal["in_process", "multiprocess"] = "in_process"
+    executor: Literal["in_process", "multiprocess", "celery", "k8s"] = Field(
+        default="in_process", description="Where a run's steps execute: this process, a process per step, Celery "
+                                          "workers (a broker) or Kubernetes jobs.")
+    celery_broker: str = Field(default="redis://localhost:6379/0", min_length=1,
+                               description="Broker URL of the Celery executor and its workers.")
+    celery_backend: str = Field(default="redis://localhost:6379/1", min_length=1,
+                                description="Result backend URL of the Celery executor and its workers.")
+    k8s_gpu_step: dict[str, Any] | None = Field(
+        default=None, description="Kubernetes config of GPU step pods (JSON: container_config, pod_spec_config, "
+                                  "...); default: one nvidia.com/gpu and the nvidia.com/gpu toleration.")
+    shards: int = Field(default=1, ge=1, le=4096, description="Shards per collection for the dense and sparse "
+                                                               "stages (ranked below the CLI flag and run config).")
+    gpu_ledger_dir: Path | None = Field(default=None, description="Folder of the host's VRAM lease ledger (local "
+                                                                  "disk); default $DAGSTER_HOME/gpu_leases.")
     dagster_home: Path | None = Field(default=None, validation_alias=AliasChoices("DAGSTER_HOME"))
     crash_at: str = Field(default="", description="Test hook: SIGKILL this process at the named publishing point.")
+    fail_at: str = Field(default="", description="Test hook: fail the named step (e.g. dense_shard:1) with an error.")
     otel_traces_exporter: Literal["", "none", "console", "otlp"] = Field(
         default="", validation_alias=AliasChoices("OTEL_TRACES_EXPORTER"))
     otel_service_name: str = Field(default="embed_assets", validation_alias=AliasChoices("OTEL_SERVICE_NAME"))

@@ -13,6 +13,7 @@ from embed_assets.resources import DenseModelConfig, GpuLeaseResource, ModelMana
 
 from .assets import ALL_ASSETS
 from .checks import ALL_CHECKS
+from .executors import build_executor
 from .io_manager import ParquetIOManager
 from .jobs import JOB_NAME, embed_collections_job
 from .resources import FeaturesResource, PathsResource, QualityGatesResource, VectorIndexResource
@@ -36,9 +37,10 @@ def build_resources(data_root: Path | None = None, export_root: Path | None = No
         "model_manager": model_manager or ModelManagerResource(
             dense_models=[DenseModelConfig(ref=m.ref, weight=m.weight) for m in settings.dense_model_refs],
             sparse_model=settings.sparse_model, sparse_on_gpu=settings.sparse_on_gpu),
-        "gpu": gpu or GpuLeaseResource(simulated=settings.simulated_gpu),
+        "gpu": gpu or GpuLeaseResource(simulated=settings.simulated_gpu,
+                                       ledger_dir=str(settings.gpu_ledger_dir) if settings.gpu_ledger_dir else None),
         "gates": gates or QualityGatesResource(strict_sparse=settings.strict_sparse),
-        "features": FeaturesResource(sparse=settings.sparse, lexical=settings.lexical),
+        "features": FeaturesResource(sparse=settings.sparse, lexical=settings.lexical, shards=settings.shards),
     }
 
 
@@ -54,10 +56,9 @@ def index_resource(settings: Settings, data_root: Path | None = None) -> VectorI
 
 
 def default_executor(settings: Settings) -> dg.ExecutorDefinition:
-    """In-process by default: the graph is a chain, and one process loads each model once.
-    ``EMBED_ASSETS_EXECUTOR=multiprocess`` runs each step in its own process; on a cluster,
-    swap in the Kubernetes or Celery executor — the definitions stay the same."""
-    return dg.multiprocess_executor if settings.executor == "multiprocess" else dg.in_process_executor
+    """In-process by default; ``EMBED_ASSETS_EXECUTOR`` = multiprocess, celery or k8s (see
+    :mod:`.executors`) — the definitions stay the same."""
+    return build_executor(settings)
 
 
 def build_definitions(**kwargs: object) -> dg.Definitions:

@@ -150,7 +150,7 @@ def dense_metadata(table: pa.Table, envelope: DenseEnvelope) -> dict[str, Any]:
             "devices": ", ".join(st.devices), "chunks_per_s": round(rate(st.count, st.latency_ms), 2),
             "latency_ms": round(st.latency_ms, 1), "batch_size_min": st.min_batch_size, "oom_retries": st.oom_retries,
             "peak_vram_mib": round(envelope.peak_vram_bytes / MIB, 1), "encoded": st.encoded,
-            "unique_chunks": st.unique_chunks}
+            "unique_chunks": st.unique_chunks, "shards": st.shards}
 
 
 def sparse_metadata(table: pa.Table, envelope: SparseEnvelope) -> dict[str, Any]:
@@ -162,7 +162,7 @@ def sparse_metadata(table: pa.Table, envelope: SparseEnvelope) -> dict[str, Any]
             "source_counts": counts_table(st.source_counts, "source", "chunks", "What produced the vector."),
             "coverage": round(st.coverage, 4), "mean_nnz": round(st.mean_nnz, 1),
             "chunks_per_s": round(rate(st.count, st.latency_ms), 2), "latency_ms": round(st.latency_ms, 1),
-            "oom_retries": st.oom_retries}
+            "oom_retries": st.oom_retries, "shards": st.shards}
 
 
 def fused_metadata(table: pa.Table, envelope: FusionEnvelope) -> dict[str, Any]:

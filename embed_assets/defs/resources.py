@@ -43,11 +43,13 @@ class PathsResource(dg.ConfigurableResource):
 
 
 class FeaturesResource(dg.ConfigurableResource):
-    """Switches from the environment (``EMBED_ASSETS_SPARSE``, ``EMBED_ASSETS_LEXICAL``); the
-    sparse toggle ranks them below the CLI flag and run config."""
+    """Switches from the environment (``EMBED_ASSETS_SPARSE``, ``EMBED_ASSETS_LEXICAL``,
+    ``EMBED_ASSETS_SHARDS``); they rank below the CLI flag (a run tag) and run config."""
 
     sparse: bool | None = Field(default=None, description="Sparse stage on/off from the environment (unset: none).")
     lexical: bool | None = Field(default=None, description="Lexical vectors from the environment (unset: off).")
+    shards: int = Field(default=1, ge=1, description="Shards per collection from the environment (ranked below the "
+                                                     "embed_assets/shards run tag and run config).")
 
 
 class QualityGatesResource(dg.ConfigurableResource):

@@ -39,3 +39,18 @@ def test_dense_models_parse_refs_and_weights() -> None:
     models = parse_dense_models("all-MiniLM-L6-v2:2, /models/other")
     assert [(m.ref, m.weight) for m in models] == [("all-MiniLM-L6-v2", 2.0), ("/models/other", 1.0)]
     assert [m.ref for m in parse_dense_models("")] == ["all-MiniLM-L6-v2"]
+
+
+def test_scale_out_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMBED_ASSETS_EXECUTOR", "celery")
+    monkeypatch.setenv("EMBED_ASSETS_CELERY_BROKER", "redis://broker.internal:6379/0")
+    monkeypatch.setenv("EMBED_ASSETS_SHARDS", "8")
+    monkeypatch.setenv("EMBED_ASSETS_K8S_GPU_STEP", '{"pod_spec_config": {"node_selector": {"gpu": "l4"}}}')
+    s = get_settings()
+    assert (s.executor, s.celery_broker, s.shards) == ("celery", "redis://broker.internal:6379/0", 8)
+    assert s.k8s_gpu_step == {"pod_spec_config": {"node_selector": {"gpu": "l4"}}}
+    for name, value in (("EMBED_ASSETS_EXECUTOR", "threads"), ("EMBED_ASSETS_SHARDS", "0")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ValidationError):
+            get_settings()
+        monkeypatch.delenv(name)

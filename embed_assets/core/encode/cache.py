@@ -3,8 +3,9 @@ weights fingerprint and the chunk's content hash.
 
 A re-run encodes only new or changed chunks; identical chunks within a run are encoded
 once. Each cache file holds exactly the current chunks, so removed chunks leave it (and
-the exports) with the run that no longer has them. Files are Parquet, written
-atomically; nothing is pickled.
+the exports) with the run that no longer has them. It has one writer: a sharded stage's
+shards only read it, its merge rewrites it. Files are Parquet, written atomically; nothing
+is pickled.
 """
 
 from __future__ import annotations
