@@ -6,7 +6,9 @@ on the labelled set, and docs/backends.md from their results.
 
 Each backend is a separate ``eval`` process with ``EMBED_ASSETS_ENCODER_BACKEND`` set, so
 the collection is materialized and its queries encoded end to end on that backend (the
-embedding cache keeps each backend's vectors apart). The rule for the CPU default: fp32
+embedding cache keeps each backend's vectors apart). Retrieval is exact, over the exports
+(``--source exports``), so the figures differ by the encoders alone, not by an approximate
+index; the hybrid's cross-validation is ``make quality``'s first report's. The rule for the CPU default: fp32
 ONNX is lossless, so it is the default when it measures at torch's quality; int8 becomes
 the default only if it costs at most 1 % (relative) nDCG@10 on every retriever and fusion.
 """
@@ -32,8 +34,9 @@ def run_eval(backend: str, beir: Path, data_root: Path) -> dict[str, Any]:
     env = {**os.environ, "EMBED_ASSETS_ENCODER_BACKEND": backend, "HF_HUB_OFFLINE": "1"}
     env.pop("EMBED_ASSETS_DENSE_BACKEND", None)
     env.pop("EMBED_ASSETS_SPARSE_BACKEND", None)
-    done = subprocess.run([sys.executable, "-m", "embed_assets.cli", "eval", "--beir", str(beir),
-                           "--data-root", str(data_root)], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "embed_assets.cli", "eval", "--beir", str(beir), "--data-root",
+                           str(data_root), "--source", "exports", "--folds", "0"], env=env, capture_output=True,
+                          text=True)
     if done.returncode != 0:
         raise SystemExit(f"eval on {backend} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

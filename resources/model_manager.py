@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 from embed_assets.core.devices.lease import Lease, place
 from embed_assets.core.encode.backends import DEFAULT_BACKEND, BackendName, backend_spec
 from embed_assets.core.encode.backends.loader import LoadedBackend
-from embed_assets.core.encode.backends.registry import load_encoder, probe_agreement
+from embed_assets.core.encode.backends.registry import load_encoder, loads_in_process, probe_agreement
 from embed_assets.core.encode.dense import DenseModelSpec, LoadedDenseModel
 from embed_assets.core.encode.ensemble import Aggregation
 from embed_assets.core.encode.models import (
@@ -39,6 +39,13 @@ from embed_assets.core.stages.sparse import SparseSettings
 from embed_assets.core.telemetry import child_span
 
 log = logging.getLogger(__name__)
+
+
+def model_loads_in_process() -> int:
+    """How many encoders this process has loaded so far (each (model, backend) at most once;
+    Dagster builds a resource per step, the models outlive it, so a Celery worker's process
+    running many steps loads each model once)."""
+    return loads_in_process()
 
 
 def _quiet_transformers() -> None:

@@ -7,8 +7,9 @@ Every measurement runs in a fresh subprocess on the same chunks and the same mac
 model load excluded) against our dense and sparse stages on every encoder backend (the
 graphs are exported and quantized once, first, and timed); every backend against the raw
 calls at one thread in interleaved rounds (the backend ratios); full pipeline runs for the
-first, unchanged and 1%-changed materializations and at ``--scale``× the size; and a
-torch matmul for the machine's peak FLOP/s. It prints a table, writes ``--output``, and
+first, unchanged and 1%-changed materializations and at ``--scale``× the size; a torch
+matmul for the machine's peak FLOP/s; and the same backfill on a real local cluster with 1
+worker vs 2 (:mod:`.scaling`, which also runs alone). It prints a table, writes ``--output``, and
 ends with one JSON line.
 """
 
@@ -68,6 +69,10 @@ def measure(chunks: int, scale: int, workdir: Path) -> tuple[dict[str, Any], int
     print(f"  {scale}x collection ...", file=sys.stderr)
     write_collection(collections / BIG, chunks * scale, seed=7)
     results["scaled"] = spawn("pipeline", workdir, BIG)
+    print("  the same backfill on a local cluster with 1 worker, then 2 ...", file=sys.stderr)
+    from . import scaling  # not at the top: the measurement workers import this module, lean
+
+    results["scaling"] = scaling.measure()
     return results, docs, changed_docs
 
 

@@ -49,6 +49,7 @@ def figures(results: dict[str, Any], workdir: Path) -> dict[str, Any]:
         "dense_flops_utilization": (ours_d["flops"] / ours_d["seconds"]) / results["matmul"]["flops_per_s"],
         "dense_max_abs_diff": dense_diff,
         "sparse_max_abs_diff": sparse_diff,
+        "workers_2_vs_1_speedup": results["scaling"]["workers_2_vs_1_speedup"],
         **backend_figures(results),
     }
 
@@ -138,6 +139,7 @@ def report(results: dict[str, Any], figs: dict[str, Any], docs: int, changed_doc
         f"- Orchestration overhead (run start, IO, checks, manifest, export): "
         f"{figs['overhead_fraction']:.1%} of {first['wall_s']:.1f}s.",
         _export_line(results["export"]),
+        _scaling_line(results["scaling"]),
         "",
         "### Encoder backends against the raw library calls",
         "",
@@ -150,6 +152,14 @@ def report(results: dict[str, Any], figs: dict[str, Any], docs: int, changed_doc
         "",
         *_backend_table(results),
     ])
+
+
+def _scaling_line(scaling: dict[str, Any]) -> str:
+    one, two = scaling["one_worker"], scaling["two_workers"]
+    return (f"- Scaling out (Celery executor, PostgreSQL instance, daemon): a backfill of {scaling['collections']} "
+            f"collections × ~{scaling['chunks_per_collection']} chunks in {scaling['shards']} shards took "
+            f"{one['wall_s']:.1f}s on 1 worker × {one['threads_per_worker']} torch threads and {two['wall_s']:.1f}s on "
+            f"2 workers × {two['threads_per_worker']}: {scaling['workers_2_vs_1_speedup']:.2f}× faster.")
 
 
 HEADER = ("# Benchmarks\n\nWritten by `make bench` (`python -m embed_assets.bench`); do not edit by hand. "

@@ -1,5 +1,5 @@
 """``embed-collections``: materialize collections end to end from the command line, and
-evaluate or search their exports.
+evaluate or search their exports (and write a PostgreSQL instance config for a cluster).
 
 Runs go to the Dagster instance of the data root (``$DAGSTER_HOME``, or an embedded SQLite
 instance: the project's ``.dagster/`` for the default data root), so they show up in the
@@ -12,11 +12,13 @@ import argparse
 import sys
 
 from . import eval as eval_command
+from . import instance as instance_command
 from . import run as run_command
 from . import schemas as schemas_command
 from . import search as search_command
 
-COMMANDS = {"run": run_command, "eval": eval_command, "search": search_command, "schemas": schemas_command}
+COMMANDS = {"run": run_command, "eval": eval_command, "search": search_command, "schemas": schemas_command,
+            "instance": instance_command}
 
 
 EPILOG = """examples:

@@ -13,7 +13,7 @@ from embed_assets.core.ingest.names import collection_name_problems
 from embed_assets.core.settings import collections_dir
 from embed_assets.core.storage.exports import MANIFEST_NAME
 
-from .console import checked, cli_instance, error, load_settings, setup_logging
+from .console import checked, cli_instance, error, load_settings, positive_int, setup_logging
 
 EPILOG = """examples:
   embed-collections run                                  # every collection of the data root
@@ -47,6 +47,9 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--allow-drop", action="store_true",
                      help="let a collection that lost more than half of its documents replace its last good export")
     run.add_argument("--quiet", action="store_true", help="no progress bars and stage lines, only the summary")
+    run.add_argument("--shards", type=positive_int, default=None, metavar="K",
+                     help="split each collection's dense and sparse work into K shards (separate steps, merged "
+                          "before fusion; default: $EMBED_ASSETS_SHARDS, else 1)")
     run.add_argument("--strict-sparse", action="store_true",
                      help="fail the run when the sparse model falls back past the threshold (default: publish the "
                           "metadata-derived vectors and warn)")
@@ -116,9 +119,11 @@ def _register(runner: Any, folder: Path) -> list[str]:
 
 def _materialize_all(runner: Any, selected: list[str], export_root: Path, args: argparse.Namespace) -> list[str]:
     """Materialize each collection in turn, printing its summary; the ones that failed."""
-    from embed_assets.defs.config import SPARSE_CLI_TAG
+    from embed_assets.defs.config import SHARDS_TAG, SPARSE_CLI_TAG
 
     tags = {} if args.sparse is None else {SPARSE_CLI_TAG: "enable" if args.sparse else "disable"}
+    if args.shards is not None:
+        tags[SHARDS_TAG] = str(args.shards)
     gates = {k: v for k, v in (("allow_empty", args.allow_empty), ("strict_sparse", args.strict_sparse)) if v}
     if args.allow_drop:
         gates["max_document_drop"] = 1.0
@@ -158,11 +163,21 @@ def _manifest_lines(m: dict[str, Any], export_dir: Path, sparse_flag: bool | Non
                  f"{st['source_counts']}")
     lines = [f"   documents  {docs['seen']} seen, {docs['embedded']} embedded, {docs['skipped']} skipped{reasons}",
              f"   chunks     {m['stages']['chunks']['count']}  ({m['stages']['chunks']['tokens_total']} tokens)",
-             f"   dense      {models} → {dense['dim']}d on {', '.join(dense['devices'])}", line]
+             f"   dense      {models} → {dense['dim']}d on {', '.join(dense['devices'])}"
+             + (f" in {dense['shards']} shards" if dense.get("shards", 1) > 1 else ""), line]
     if sparse_flag and "sparse_run" not in m:
         lines.append("   warning    sparse was requested but the manifest has no sparse sections")
     lines.append(f"   manifest   {m['schema_version']}  {export_dir / MANIFEST_NAME}")
     return lines
+
+
+def index_lines(meta: dict[str, Any]) -> list[str]:
+    """The vector index part of the summary (from the vector_index materialization's metadata)."""
+    state = "unchanged" if meta.get("unchanged") else f"from {meta.get('base')}"
+    return [f"   index      {meta['backend']} {meta['collection_name']} version {meta.get('index_version')} "
+            f"({state}) at {meta['location']}",
+            f"              {meta['points']} points, {meta['upserted']} upserted, {meta['deleted']} deleted in "
+            f"{meta['latency_ms']:.0f} ms; {meta.get('search', 'exact')} search"]
 
 
 def summary(outcome: Any, manifest: dict[str, Any] | None, export_dir: Path, sparse_flag: bool | None) -> str:
@@ -173,6 +188,8 @@ def summary(outcome: Any, manifest: dict[str, Any] | None, export_dir: Path, spa
         lines += _manifest_lines(manifest, export_dir, sparse_flag)
     elif manifest:
         lines.append(f"   exports    unchanged: the last good export ({manifest['run']['finished_at']}) stays published")
+    if outcome.index:
+        lines += index_lines(outcome.index)
     if outcome.checks:
         passed = [k for k, v in outcome.checks.items() if v]
         failed = [k for k, v in outcome.checks.items() if not v and k not in outcome.warnings]

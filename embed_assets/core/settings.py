@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DENSE_MODEL = "all-MiniLM-L6-v2"
@@ -22,6 +22,8 @@ DEFAULT_SPARSE_MODEL = "splade-tiny"
 # under 1 % nDCG@10 on the labelled set, the bar it had to clear.
 EncoderBackend = Literal["torch", "onnx", "onnx-int8"]
 DEFAULT_ENCODER_BACKEND: EncoderBackend = "onnx-int8"
+# The variable holding the server's API key; Dagster resources refer to it by this name.
+QDRANT_API_KEY_VARIABLE = "EMBED_ASSETS_QDRANT_API_KEY"
 _CHECKOUT = Path(__file__).resolve().parents[2]
 _TRUE = {"1", "true", "yes", "on", "enable", "enabled"}
 _FALSE = {"0", "false", "no", "off", "disable", "disabled"}
@@ -91,12 +93,44 @@ class Settings(BaseSettings):
     strict_sparse: bool = Field(default=False, description="A sparse fallback past the threshold fails the run "
                                                            "(default: published, the check warns).")
     simulated_gpu: str = Field(default="", description="Spec of the simulated GPU device; empty: none.")
-    executor: Literal["in_process", "multiprocess"] = "in_process"
+    executor: Literal["in_process", "multiprocess", "celery", "k8s"] = Field(
+        default="in_process", description="Where a run's steps execute: this process, a process per step, Celery "
+                                          "workers (a broker) or Kubernetes jobs.")
+    celery_broker: str = Field(default="redis://localhost:6379/0", min_length=1,
+                               description="Broker URL of the Celery executor and its workers.")
+    celery_backend: str = Field(default="redis://localhost:6379/1", min_length=1,
+                                description="Result backend URL of the Celery executor and its workers.")
+    k8s_gpu_step: dict[str, Any] | None = Field(
+        default=None, description="Kubernetes config of GPU step pods (JSON: container_config, pod_spec_config, "
+                                  "...); default: one nvidia.com/gpu and the nvidia.com/gpu toleration.")
+    shards: int = Field(default=1, ge=1, le=4096, description="Shards per collection for the dense and sparse "
+                                                               "stages (ranked below the CLI flag and run config).")
+    gpu_ledger_dir: Path | None = Field(default=None, description="Folder of the host's VRAM lease ledger (local "
+                                                                  "disk); default $DAGSTER_HOME/gpu_leases.")
     dagster_home: Path | None = Field(default=None, validation_alias=AliasChoices("DAGSTER_HOME"))
     crash_at: str = Field(default="", description="Test hook: SIGKILL this process at the named publishing point.")
+    fail_at: str = Field(default="", description="Test hook: fail the named step (e.g. dense_shard:1) with an error.")
     otel_traces_exporter: Literal["", "none", "console", "otlp"] = Field(
         default="", validation_alias=AliasChoices("OTEL_TRACES_EXPORTER"))
     otel_service_name: str = Field(default="embed_assets", validation_alias=AliasChoices("OTEL_SERVICE_NAME"))
+    index_root: Path | None = Field(default=None, description="Edge index folders; default <data_root>/index.")
+    qdrant_url: str | None = Field(default=None, description="Publish to this Qdrant server (http(s)://) instead of "
+                                                             "the embedded engine; file:/// for the client's local mode.")
+    qdrant_api_key: SecretStr | None = Field(default=None, description="The server's API key; never logged or stored.")
+    qdrant_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$",
+                               description="Prepended to collection names on the server.")
+    index_text: bool = Field(default=False, description="Store chunk text in the index payload.")
+    index_lock_timeout_s: float = Field(default=60.0, ge=0, description="How long an index run waits for another.")
+
+    @field_validator("qdrant_url", "qdrant_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("index_text", mode="before")
+    @classmethod
+    def _text_switch(cls, value: Any) -> Any:
+        return parse_flag(value, "EMBED_ASSETS_INDEX_TEXT") if isinstance(value, str) else value
 
     @field_validator("sparse", "lexical", "sparse_on_gpu", "strict_sparse", "automation", mode="before")
     @classmethod
@@ -161,6 +195,12 @@ class Settings(BaseSettings):
         if self.export_root is not None:
             return self.export_root.expanduser().resolve()
         return (data_root or self.resolved_data_root) / "exports"
+
+    def index_root_for(self, data_root: Path | None = None) -> Path:
+        """The Edge index root: ``index_root`` when set, else ``<data root>/index``."""
+        if self.index_root is not None:
+            return self.index_root.expanduser().resolve()
+        return (data_root or self.resolved_data_root) / "index"
 
     @property
     def resolved_dagster_home(self) -> Path:

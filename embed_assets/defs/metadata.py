@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
+from embed_assets.core.index.sync import IndexSyncResult
 from embed_assets.core.manifest.envelopes import ChunksEnvelope, DenseEnvelope, FusionEnvelope, SparseEnvelope
 
 COLUMN_DESCRIPTIONS = {
@@ -149,7 +150,7 @@ def dense_metadata(table: pa.Table, envelope: DenseEnvelope) -> dict[str, Any]:
             "devices": ", ".join(st.devices), "chunks_per_s": round(rate(st.count, st.latency_ms), 2),
             "latency_ms": round(st.latency_ms, 1), "batch_size_min": st.min_batch_size, "oom_retries": st.oom_retries,
             "peak_vram_mib": round(envelope.peak_vram_bytes / MIB, 1), "encoded": st.encoded,
-            "unique_chunks": st.unique_chunks}
+            "unique_chunks": st.unique_chunks, "shards": st.shards}
 
 
 def sparse_metadata(table: pa.Table, envelope: SparseEnvelope) -> dict[str, Any]:
@@ -161,7 +162,7 @@ def sparse_metadata(table: pa.Table, envelope: SparseEnvelope) -> dict[str, Any]
             "source_counts": counts_table(st.source_counts, "source", "chunks", "What produced the vector."),
             "coverage": round(st.coverage, 4), "mean_nnz": round(st.mean_nnz, 1),
             "chunks_per_s": round(rate(st.count, st.latency_ms), 2), "latency_ms": round(st.latency_ms, 1),
-            "oom_retries": st.oom_retries}
+            "oom_retries": st.oom_retries, "shards": st.shards}
 
 
 def fused_metadata(table: pa.Table, envelope: FusionEnvelope) -> dict[str, Any]:
@@ -185,3 +186,28 @@ def summary_metadata(table: pa.Table, manifest: dict[str, Any], export_dir: str,
         "sparse": f"{'on' if sparse['enabled'] else 'off'} (decided by {sparse['decided_by']})",
         "total_wall_ms": round(manifest["performance"]["total_wall_ms"], 1),
     }
+
+
+def index_column_schema(result: IndexSyncResult) -> dg.TableSchema:
+    """What every point of the index holds: its id, named vectors and payload fields."""
+    schema = result.index_schema
+    columns = [dg.TableColumn("id", "uuid", description="uuid5 of chunk_id (the engines take UUIDs or integers)."),
+               dg.TableColumn("dense", f"float32[{schema.dense_size}] cosine", description=COLUMN_DESCRIPTIONS["dense"])]
+    columns += [dg.TableColumn(name, "sparse", description=COLUMN_DESCRIPTIONS[f"{prefix}_values"])
+                for name, prefix in (("splade", "sparse"), ("lexical", "lexical")) if name in schema.sparse]
+    payload = ["chunk_id", "doc_id", "title", "source_path", "ordinal", *(["text"] if result.with_text else [])]
+    columns += [dg.TableColumn(name, "payload", description=COLUMN_DESCRIPTIONS[name]) for name in payload]
+    columns += [dg.TableColumn("export_version", "payload", description="The export the point was last written from."),
+                dg.TableColumn("fingerprint", "payload", description="sha256 of the point's vectors and payload.")]
+    return dg.TableSchema(columns=columns)
+
+
+def index_metadata(result: IndexSyncResult) -> dict[str, Any]:
+    """What an index run did; ``location`` never carries credentials."""
+    return {"dagster/row_count": result.points, "dagster/column_schema": index_column_schema(result),
+            "backend": result.backend, "location": result.location, "collection_name": result.collection_name,
+            "points": result.points, "upserted": result.upserted, "deleted": result.deleted,
+            "latency_ms": round(result.latency_ms, 1), "index_version": result.index_version,
+            "physical": result.physical, "export_version": result.export_version, "written": result.written,
+            "base": result.base, "unchanged": result.unchanged, "search": result.search,
+            "optimized": result.optimized}

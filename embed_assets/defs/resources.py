@@ -1,13 +1,15 @@
 """Resources that are plain settings: where data lives, the regression-gate thresholds,
-and the feature switches taken from the environment."""
+the feature switches taken from the environment, and where the vector index is."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, SecretStr
 
+from embed_assets.core.index.edge import DEFAULT_INDEXING_THRESHOLD_KB, EdgeTuning
+from embed_assets.core.index.target import IndexTarget
 from embed_assets.core.settings import cache_root, collections_dir, storage_root
 from embed_assets.core.stages.guards import GuardSettings
 
@@ -41,11 +43,13 @@ class PathsResource(dg.ConfigurableResource):
 
 
 class FeaturesResource(dg.ConfigurableResource):
-    """Switches from the environment (``EMBED_ASSETS_SPARSE``, ``EMBED_ASSETS_LEXICAL``); the
-    sparse toggle ranks them below the CLI flag and run config."""
+    """Switches from the environment (``EMBED_ASSETS_SPARSE``, ``EMBED_ASSETS_LEXICAL``,
+    ``EMBED_ASSETS_SHARDS``); they rank below the CLI flag (a run tag) and run config."""
 
     sparse: bool | None = Field(default=None, description="Sparse stage on/off from the environment (unset: none).")
     lexical: bool | None = Field(default=None, description="Lexical vectors from the environment (unset: off).")
+    shards: int = Field(default=1, ge=1, description="Shards per collection from the environment (ranked below the "
+                                                     "embed_assets/shards run tag and run config).")
 
 
 class QualityGatesResource(dg.ConfigurableResource):
@@ -83,3 +87,28 @@ class QualityGatesResource(dg.ConfigurableResource):
 
     def guard_settings(self) -> GuardSettings:
         return GuardSettings(max_document_drop=self.max_document_drop, allow_empty=self.allow_empty)
+
+class VectorIndexResource(dg.ConfigurableResource):
+    """Where collections are indexed: the embedded engine under ``index_root``, or a Qdrant
+    server at ``url``. The API key is configured by environment-variable reference (see
+    ``definitions.build_resources``), so the UI shows the variable's name, never its value."""
+
+    index_root: str = Field(description="Edge index folders (and the writer locks of server indexes).")
+    url: str | None = Field(default=None, description="http(s)://… for a server; file:///… for local mode.")
+    api_key: str | None = Field(default=None, description="The server's API key (an environment reference).")
+    prefix: str = Field(default="", description="Prepended to collection names on a server.")
+    store_text: bool = Field(default=False, description="Store chunk text in the payload.")
+    lock_timeout_s: float = Field(default=60.0, ge=0, description="Wait for another run's writer lock this long.")
+    check_wait_s: float = Field(default=30.0, ge=0, description="The check waits this long for a held version, "
+                                                                "then reads a private copy.")
+    indexing_threshold_kb: int = Field(default=DEFAULT_INDEXING_THRESHOLD_KB, gt=0, description=(
+        "Edge: segments above this many KB of dense vectors get an HNSW graph (approximate search)."))
+    full_scan_threshold_kb: int | None = Field(default=None, gt=0, description="Edge: smaller segments are "
+                                                                               "searched by brute force.")
+
+    def target(self) -> IndexTarget:
+        return IndexTarget(root=Path(self.index_root), url=self.url,
+                           api_key=SecretStr(self.api_key) if self.api_key else None, prefix=self.prefix,
+                           lock_timeout_s=self.lock_timeout_s,
+                           tuning=EdgeTuning(indexing_threshold_kb=self.indexing_threshold_kb,
+                                             full_scan_threshold_kb=self.full_scan_threshold_kb))

@@ -37,6 +37,7 @@ class RunOutcome(BaseModel):
     warnings: dict[str, str] = Field(default_factory=dict, description="Failed checks of WARN severity: their "
                                                                        "problems. They do not fail the run.")
     failures: list[str] = Field(default_factory=list, description="'step: first line of its cause' per failed step.")
+    index: dict[str, Any] = Field(default_factory=dict, description="The vector_index materialization's metadata.")
     evaluations: list[Any] = Field(default_factory=list, exclude=True, description="Dagster's check evaluations.")
 
     @property
@@ -57,4 +58,13 @@ class RunOutcome(BaseModel):
             warnings={e.check_name: _problems(e) for e in evaluations
                       if not e.passed and e.severity == dg.AssetCheckSeverity.WARN},
             failures=[f"{e.step_key}: {failure_cause(e)}" for e in events if e.is_step_failure],
-            evaluations=evaluations)
+            index=_metadata_of(events, "vector_index"), evaluations=evaluations)
+
+
+def _metadata_of(events: Sequence[dg.DagsterEvent], asset: str) -> dict[str, Any]:
+    """An asset's materialization metadata as plain values (empty when it did not materialize)."""
+    for event in events:
+        if event.is_step_materialization and event.asset_key and event.asset_key.to_user_string() == asset:
+            metadata = event.step_materialization_data.materialization.metadata
+            return {k: getattr(v, "value", v) for k, v in metadata.items() if not k.startswith("dagster/")}
+    return {}

@@ -12,7 +12,7 @@ import dagster as dg
 
 from embed_assets.core.processes import ProcessRef
 from embed_assets.core.settings import get_settings, storage_root
-from embed_assets.core.storage.locks import collection_lock
+from embed_assets.core.storage.locks import CollectionBusy, collection_lock
 from embed_assets.defs.definitions import JOB_NAME, build_definitions
 from embed_assets.defs.partitions import COLLECTIONS
 
@@ -21,6 +21,10 @@ from .outcome import RunOutcome
 
 OWNER_TAG = "embed_assets/owner"
 """The process running an in-process run (host.pid.start): a later run marks the run failed when it is gone."""
+
+
+PARTITION_TAG = "dagster/partition"
+ACTIVE = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -42,9 +46,30 @@ def mark_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     return dead
 
 
+def wait_for_other_runs(instance: dg.DagsterInstance, collection: str, timeout_s: float | None = None,
+                        on_wait: Any = None, poll_s: float = 1.0) -> None:
+    """Wait while another run of ``collection`` is going on this instance: on a shared
+    (PostgreSQL) instance that includes runs of other hosts and runs the daemon launched."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    told = False
+    while True:
+        active = instance.get_runs(filters=dg.RunsFilter(tags={PARTITION_TAG: collection}, statuses=ACTIVE))
+        if not active:
+            return
+        if on_wait is not None and not told:
+            on_wait(f"{collection} is being materialized by run {active[0].run_id[:8]}; waiting for it to finish")
+            told = True
+        if deadline is not None and time.monotonic() >= deadline:
+            raise CollectionBusy(f"{collection} is still being materialized by run {active[0].run_id[:8]}; "
+                                 "try again when it has finished")
+        time.sleep(poll_s)
+
+
 class DagsterRunner:
     """Materializes collections with the ``embed_collections`` job on one instance, one run
-    per collection at a time (a file lock per collection beside the intermediate storage)."""
+    per collection at a time: a file lock per collection beside the intermediate storage
+    (processes of this host, or of every host sharing the storage), then no run of the
+    collection going on the instance (every host sharing a PostgreSQL instance)."""
 
     def __init__(self, instance: dg.DagsterInstance, definitions: dg.Definitions, log_level: str = "WARNING",
                  lock_dir: Path | None = None, on_wait: Any = None, lock_timeout_s: float | None = None) -> None:
@@ -78,6 +103,7 @@ class DagsterRunner:
         self.register([collection])
         mark_dead_runs(self.instance)
         with collection_lock(self.lock_dir, collection, self.lock_timeout_s, self.on_wait):
+            wait_for_other_runs(self.instance, collection, self.lock_timeout_s, self.on_wait)
             started = time.perf_counter()
             run, events = execute_like_the_ui(
                 self.instance, self.job, collection, tags={**(tags or {}), OWNER_TAG: ProcessRef.current().token()},

@@ -61,3 +61,16 @@ def test_the_model_cache_defaults_to_the_user_cache_folder(monkeypatch: pytest.M
     monkeypatch.delenv("EMBED_ASSETS_MODEL_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert get_settings().resolved_model_cache == tmp_path.resolve() / "embed_assets" / "models"
+def test_scale_out_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMBED_ASSETS_EXECUTOR", "celery")
+    monkeypatch.setenv("EMBED_ASSETS_CELERY_BROKER", "redis://broker.internal:6379/0")
+    monkeypatch.setenv("EMBED_ASSETS_SHARDS", "8")
+    monkeypatch.setenv("EMBED_ASSETS_K8S_GPU_STEP", '{"pod_spec_config": {"node_selector": {"gpu": "l4"}}}')
+    s = get_settings()
+    assert (s.executor, s.celery_broker, s.shards) == ("celery", "redis://broker.internal:6379/0", 8)
+    assert s.k8s_gpu_step == {"pod_spec_config": {"node_selector": {"gpu": "l4"}}}
+    for name, value in (("EMBED_ASSETS_EXECUTOR", "threads"), ("EMBED_ASSETS_SHARDS", "0")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ValidationError):
+            get_settings()
+        monkeypatch.delenv(name)

@@ -14,6 +14,8 @@ import pytest
 from embed_assets.cli import main
 from embed_assets.core.encode.backends.ort_encoders import OnnxDenseModel, OnnxSparseModel
 from embed_assets.core.encode.vectors import rows_to_sparse
+from embed_assets.core.index.encoder import query_encoder as index_query_encoder
+from embed_assets.core.index.state import QueryEncoding
 from embed_assets.core.retrieval.query import recorded_backends
 from embed_assets.core.storage.arrow import vectors_from_column
 from embed_assets.defs.resources import QualityGatesResource
@@ -105,6 +107,12 @@ def test_queries_are_encoded_on_the_backend_the_collection_was_built_with(
     splade = encoder.splade_vectors([text])
     want = rows_to_sparse(encoder.splade.encode([text]))[0]
     assert sorted(splade.indices.tolist()) == want.indices == table.column("sparse_indices")[0].as_py()
+    # the vector index records the backends too, and encodes its queries on them
+    encoding = QueryEncoding.from_manifest(manifest)
+    assert [m.backend for m in encoding.dense_models] == ["onnx-int8"] and encoding.sparse_model.backend == "onnx-int8"
+    from_index = index_query_encoder(encoding)
+    assert isinstance(from_index.dense_models[0], OnnxDenseModel) and from_index.dense_models[0].max_batch == 1
+    assert float(from_index.dense([text])[0] @ stored) >= 0.99999
 
 
 def test_eval_measures_the_backend_the_environment_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

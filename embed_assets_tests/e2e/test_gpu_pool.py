@@ -15,7 +15,7 @@ from embed_assets.defs.partitions import COLLECTIONS
 from ..helpers import REPO
 
 pytestmark = pytest.mark.slow
-GPU_STEPS = {"dense_embeddings", "sparse_vectors"}
+GPU_STEPS = {"dense_embeddings.dense_shard[shard_0]", "sparse_vectors.sparse_shard[shard_0]"}
 CHILD = """
 import sys
 import dagster as dg

@@ -25,7 +25,7 @@ from embed_assets.resources import DenseModelConfig, ModelManagerResource
 from ..helpers import REPO, checks, materialize_collection, materialized, read_manifest
 
 pytestmark = pytest.mark.slow
-ALL = {"chunks", "dense_embeddings", "sparse_vectors", "fused_vectors", "processing_summary"}
+ALL = {"chunks", "dense_embeddings", "sparse_vectors", "fused_vectors", "processing_summary", "vector_index"}
 
 
 def _same_shape(small: Any, big: Any, path: str = "") -> list[str]:
@@ -48,7 +48,7 @@ def _same_shape(small: Any, big: Any, path: str = "") -> list[str]:
 
 def test_sparse_on_then_off_manifests_and_exports(instance: dg.DagsterInstance, data_root: Path) -> None:
     on = materialize_collection(instance, data_root, "retrieval-handbook")
-    assert on.success and materialized(on) == ALL and all(checks(on).values()) and len(checks(on)) == 9
+    assert on.success and materialized(on) == ALL and all(checks(on).values()) and len(checks(on)) == 10
     m41 = read_manifest(data_root, "retrieval-handbook")
     export_dir = data_root / "exports" / "retrieval-handbook"
     fused_on = pd.read_parquet(export_dir / "fused_vectors.parquet")
@@ -110,6 +110,7 @@ def test_a_failing_blocking_check_stops_downstream_and_keeps_the_last_good_expor
     good = materialize_collection(instance, data_root, "ops-faq")
     assert good.success
     before = os.readlink(data_root / "exports" / "ops-faq")
+    index_before = os.readlink(data_root / "index" / "ops-faq" / "CURRENT")
     bad = materialize_collection(
         instance, data_root, "ops-faq",
         model_manager=ModelManagerResource(sparse_model=str(data_root / "no-such-model")),
@@ -119,6 +120,7 @@ def test_a_failing_blocking_check_stops_downstream_and_keeps_the_last_good_expor
     assert checks(bad)["sparse_coverage_and_fallback"] is False
     assert materialized(bad) == {"chunks", "dense_embeddings", "sparse_vectors"}
     assert os.readlink(data_root / "exports" / "ops-faq") == before
+    assert os.readlink(data_root / "index" / "ops-faq" / "CURRENT") == index_before
 
 
 def test_unavailable_sparse_model_falls_back_to_metadata_vectors(instance: dg.DagsterInstance,
@@ -173,7 +175,8 @@ def test_cli_runs_end_to_end_and_reports(tmp_path: Path, data_root: Path) -> Non
     done = subprocess.run([*cli, "--collection", "ops-faq", "--disable-sparse"], env=env, capture_output=True,
                           text=True, cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "sparse     off (decided by cli)" in done.stdout and "checks     9 passed" in done.stdout
+    assert "sparse     off (decided by cli)" in done.stdout and "checks     10 passed" in done.stdout
+    assert "   index      edge ops-faq version 1" in done.stdout
     assert "registered 3 new partition(s)" in done.stderr
     assert (data_root / "exports" / "ops-faq" / "processing_summary.json").is_file()
     refused = subprocess.run([*cli, "--collection", "../etc"], env=env, capture_output=True, text=True, cwd=REPO)

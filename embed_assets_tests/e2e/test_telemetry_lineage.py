@@ -18,7 +18,7 @@ from embed_assets.resources import ModelManagerResource
 from ..helpers import materialize_collection, read_manifest
 
 pytestmark = pytest.mark.slow
-ASSETS = ["chunks", "dense_embeddings", "sparse_vectors", "fused_vectors", "processing_summary"]
+ASSETS = ["chunks", "dense_embeddings", "sparse_vectors", "fused_vectors", "processing_summary", "vector_index"]
 
 
 def _tree(exporter: Any, run_id: str) -> dict[str, list[Any]]:
@@ -47,14 +47,17 @@ def test_span_tree_with_sparse_on(instance: dg.DagsterInstance, data_root: Path,
         (span,) = spans[f"embed_assets.{asset}"]
         assert _parent_name(spans, span) == "embed_assets.run"
         assert span.attributes["embed_assets.row_count"] >= 1
+    # The shard steps load the models they encode with; the sparse merge loads SPLADE's tokenizer and
+    # encodes the probe query (each model once per process: a later step finds it loaded).
     assert {_parent_name(spans, s) for s in spans["embed_assets.model_load"]} == {
-        "embed_assets.dense_embeddings", "embed_assets.sparse_vectors"}
+        "embed_assets.dense_embeddings", "embed_assets.sparse_vectors", "embed_assets.sparse_vectors.merge"}
     assert {_parent_name(spans, s) for s in spans["embed_assets.batch"]} == {
         "embed_assets.dense_embeddings", "embed_assets.sparse_vectors"}
     batch = spans["embed_assets.batch"][0]
     assert {"embed_assets.batch_size", "embed_assets.device", "embed_assets.stage"} <= set(batch.attributes)
     assert _parent_name(spans, spans["embed_assets.export"][0]) == "embed_assets.processing_summary"
     assert _parent_name(spans, spans["embed_assets.publish"][0]) == "embed_assets.processing_summary"
+    assert _parent_name(spans, spans["embed_assets.index_publish"][0]) == "embed_assets.vector_index"
     dense = spans["embed_assets.dense_embeddings"][0].attributes
     assert dense["embed_assets.devices"] == "cpu" and dense["embed_assets.chunks_per_s"] > 0
     assert "embed_assets.fallback" not in spans

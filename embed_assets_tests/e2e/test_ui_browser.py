@@ -28,7 +28,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 COLLECTION = "ui-sample"
 DROPPED = "dropped-later"
 SCREENSHOTS = REPO / "test-output" / "ui"
-ASSETS = ["chunks", "dense_embeddings", "sparse_vectors", "fused_vectors", "processing_summary"]
+ASSETS = ["chunks", "dense_embeddings", "sparse_vectors", "fused_vectors", "processing_summary", "vector_index"]
 
 
 def _free_port() -> int:
@@ -113,7 +113,7 @@ def test_materialize_a_collection_from_the_ui(dagster_dev: tuple[str, Path], tmp
             if skip.count():
                 skip.click()
 
-        # The asset graph with all five assets and their lineage.
+        # The asset graph with all six assets and their lineage.
         page.goto(f"{base}/asset-groups/embedding", wait_until="networkidle")
         dismiss_welcome()
         for asset in ASSETS:

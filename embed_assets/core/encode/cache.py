@@ -5,8 +5,9 @@ Vectors from different encoder backends differ (int8 notably), so a backend othe
 torch adds its tag to the file name: switching backend re-encodes, switching back finds
 the earlier backend's file untouched. A re-run encodes only new or changed chunks; identical chunks within a run are encoded
 once. Each cache file holds exactly the current chunks, so removed chunks leave it (and
-the exports) with the run that no longer has them. Files are Parquet, written
-atomically; nothing is pickled.
+the exports) with the run that no longer has them. It has one writer: a sharded stage's
+shards only read it, its merge rewrites it. Files are Parquet, written atomically; nothing
+is pickled.
 """
 
 from __future__ import annotations

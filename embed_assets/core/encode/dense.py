@@ -137,10 +137,13 @@ def encode_dense_cached(
     lengths: Sequence[int],
     hashes: Sequence[str],
     cache_dir: Path | None,
+    *,
+    write_cache: bool = True,
     **kwargs: Any,
 ) -> DenseEncoding:
     """:func:`encode_dense` on only what is new: identical chunks are encoded once, and
-    chunks whose (model weights, content hash) the cache holds are not encoded at all."""
+    chunks whose (model weights, content hash) the cache holds are not encoded at all.
+    ``write_cache=False`` only reads the cache (a shard: its merge writes the cache)."""
     firsts, inverse = unique_first(list(hashes))
     unique_hashes = [hashes[i] for i in firsts]
     caches = [DenseCache(cache_dir, m.identity.weights_sha256, m.identity.dim, m.identity.cache_tag) if cache_dir
@@ -158,7 +161,7 @@ def encode_dense_cached(
                 matrix[j] = cached[h]
         if missing:
             matrix[missing] = fresh.per_model[key]
-        if cache is not None:
+        if cache is not None and write_cache:
             cache.save(unique_hashes, matrix)
         per_model[key] = matrix
     ensemble = _aggregate(per_model, fresh.runs, fresh.aggregation, len(unique_hashes))

@@ -29,10 +29,11 @@ SHARD_SIZE = 2048
 
 
 def encode_collection(encoder: SparseVectorEncoder, chunks: Sequence[ChunkRecord], cache: SparseCache | None,
-                      stats: Callable[[], CollectionStats] | None = None, shard_size: int = SHARD_SIZE,
-                      ) -> tuple[pa.Table, SparseInferenceResult]:
+                      stats: Callable[[], CollectionStats] | None = None, shard_size: int = SHARD_SIZE, *,
+                      write_cache: bool = True) -> tuple[pa.Table, SparseInferenceResult]:
     """A table of ``sparse_indices``, ``sparse_values``, ``sparse_source`` in chunk order, and
-    the run's figures (its ``vectors`` hold a sample of the first shard's)."""
+    the run's figures (its ``vectors`` hold a sample of the first shard's). ``write_cache=False``
+    only reads the cache (a shard of a sharded stage: its merge writes the cache)."""
     started = time.perf_counter()
     hashes = [c.content_hash for c in chunks]
     firsts, inverse = unique_first(hashes)
@@ -41,7 +42,7 @@ def encode_collection(encoder: SparseVectorEncoder, chunks: Sequence[ChunkRecord
     stats = stats or functools.cache(lambda: encoder.lexical.fit(chunks))
     fresh, runs = _encode_shards(encoder, [chunks[firsts[j]] for j in todo], stats, shard_size)
     unique_table = _unique_rows(fresh, todo, [hashes[i] for i in firsts], view)
-    if cache is not None:
+    if cache is not None and write_cache:
         keep = pc.not_equal(unique_table.column("sparse_source"), "metadata")
         cache.save_table(pa.table({"content_hash": pa.array([hashes[i] for i in firsts], type=pa.string())})
                          .filter(keep), unique_table.filter(keep))

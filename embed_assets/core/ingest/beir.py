@@ -1,20 +1,29 @@
 """A labelled BEIR folder: ``queries.jsonl`` (``_id``, ``text``) and ``qrels/test.tsv``
-(``query-id``, ``corpus-id``, ``score``) beside ``corpus.jsonl``."""
+(``query-id``, ``corpus-id``, ``score``) beside ``corpus.jsonl``.
+
+The labels of a collection are read like its documents: only regular files inside the
+collection folder (a link out of it, or a FIFO, is refused with a ValueError)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from .corpus import CORPUS_FILENAME
+from .reading import Refused, open_known_file
+from .walk import EVAL_MARKER
+
+__all__ = ["BEIR_FILES", "EVAL_MARKER", "QRELS", "QUERIES", "CollectionInUse", "has_labels", "install_beir",
+           "read_qrels", "read_queries"]
 
 QUERIES = "queries.jsonl"
 QRELS = Path("qrels") / "test.tsv"
 BEIR_FILES = (Path(CORPUS_FILENAME), Path(QUERIES), QRELS)
-# Marks a collection folder that `eval` created: the only kind it may write into.
-EVAL_MARKER = ".embed_assets-eval.json"
 
 
 class CollectionInUse(ValueError):
@@ -25,9 +34,19 @@ def has_labels(folder: Path) -> bool:
     return (folder / QUERIES).is_file() and (folder / QRELS).is_file()
 
 
+@contextlib.contextmanager
+def _labels(folder: Path, rel: Path) -> Iterator[io.TextIOWrapper]:
+    try:
+        with open_known_file(folder, rel.as_posix()) as raw:
+            yield io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    except Refused as refused:
+        raise ValueError(f"{rel.as_posix()}: {refused.detail}; labels are read only from inside the collection"
+                         ) from None
+
+
 def read_queries(folder: Path) -> dict[str, str]:
     queries: dict[str, str] = {}
-    with open(folder / QUERIES, encoding="utf-8") as handle:
+    with _labels(folder, Path(QUERIES)) as handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -35,7 +54,9 @@ def read_queries(folder: Path) -> dict[str, str]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{QUERIES}:{lineno}: invalid JSON ({exc.msg})") from None
-            if "_id" not in obj or not isinstance(obj.get("text"), str):
+            except (ValueError, RecursionError):
+                raise ValueError(f"{QUERIES}:{lineno}: invalid JSON (a value out of range, or nested too deep)") from None
+            if not isinstance(obj, dict) or "_id" not in obj or not isinstance(obj.get("text"), str):
                 raise ValueError(f"{QUERIES}:{lineno}: a query needs _id and text")
             queries[str(obj["_id"])] = obj["text"]
     return queries
@@ -43,7 +64,7 @@ def read_queries(folder: Path) -> dict[str, str]:
 
 def read_qrels(folder: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    with open(folder / QRELS, encoding="utf-8", newline="") as handle:
+    with _labels(folder, QRELS) as handle:
         reader = csv.reader(handle, delimiter="\t")
         for lineno, row in enumerate(reader, start=1):
             if not row or (lineno == 1 and row[0] == "query-id"):

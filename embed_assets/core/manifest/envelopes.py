@@ -9,6 +9,8 @@ import pyarrow as pa
 from pydantic import BaseModel, Field, TypeAdapter
 
 from ..devices.events import BatchEvent
+from ..encode.shards import ShardSpec
+from ..encode.sparse import SparseInferenceResult
 from ..storage.arrow import stage_metadata
 from .models import ChunksStage, DenseStage, FusionStage, SparseInferenceRun, SparseStage, ToggleDecision
 
@@ -52,6 +54,27 @@ class SparseEnvelope(BaseModel):
     events: list[BatchEvent] = Field(default_factory=list)
 
 
+class DenseShardEnvelope(BaseModel):
+    """One shard of the dense stage: its distinct chunks' per-model vectors, for the merge."""
+
+    kind: Literal["dense_shard"] = "dense_shard"
+    lineage: ChunksLineage
+    shard: ShardSpec
+    stage: DenseStage = Field(description="The shard's figures (count: its distinct chunks).")
+    peak_vram_bytes: int = 0
+    events: list[BatchEvent] = Field(default_factory=list)
+
+
+class SparseShardEnvelope(BaseModel):
+    """One shard of the sparse stage: its distinct chunks' vectors and how they were made."""
+
+    kind: Literal["sparse_shard"] = "sparse_shard"
+    lineage: ChunksLineage
+    shard: ShardSpec
+    result: SparseInferenceResult = Field(description="Figures of the shard's encoding (no vectors, no sources).")
+    latency_ms: float
+
+
 class FusionEnvelope(BaseModel):
     kind: Literal["fusion"] = "fusion"
     lineage: ChunksLineage
@@ -59,10 +82,11 @@ class FusionEnvelope(BaseModel):
     sparse_enabled: bool
 
 
-StageEnvelope = Annotated[ChunksEnvelope | DenseEnvelope | SparseEnvelope | FusionEnvelope,
-                          Field(discriminator="kind")]
+StageEnvelope = Annotated[ChunksEnvelope | DenseEnvelope | SparseEnvelope | FusionEnvelope | DenseShardEnvelope
+                          | SparseShardEnvelope, Field(discriminator="kind")]
 _ADAPTER: TypeAdapter[StageEnvelope] = TypeAdapter(StageEnvelope)
-E = TypeVar("E", ChunksEnvelope, DenseEnvelope, SparseEnvelope, FusionEnvelope)
+E = TypeVar("E", ChunksEnvelope, DenseEnvelope, SparseEnvelope, FusionEnvelope, DenseShardEnvelope,
+            SparseShardEnvelope)
 
 
 class MissingEnvelope(ValueError):

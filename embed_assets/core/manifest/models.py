@@ -125,6 +125,8 @@ class DenseStage(BaseModel):
     encoded: int = Field(default=0, description="Distinct chunks encoded in this run; the rest came from the cache.")
     encode_ms: float = Field(default=0.0, description="Time inside model batches; latency_ms adds loading and IO.")
     latency_ms: float
+    shards: int = Field(default=1, ge=1, description="Shards the distinct chunks were split into (separate steps, "
+                                                     "merged before fusion).")
 
 
 class LexicalStage(BaseModel):
@@ -158,6 +160,8 @@ class SparseStage(BaseModel):
     mean_nnz: float
     lexical: LexicalStage | None = Field(default=None, description="Present when lexical vectors were exported.")
     latency_ms: float
+    shards: int = Field(default=1, ge=1, description="Shards the distinct chunks were split into (separate steps, "
+                                                     "merged before fusion).")
 
 
 class FusionStage(BaseModel):

@@ -19,7 +19,8 @@ from ..storage.arrow import with_stage_metadata
 from ..storage.hashing import sha256_hex
 
 
-def chunks_section(result: ChunkedCollection, chunker: Chunker, folder: Path, latency_ms: float) -> ChunksStage:
+def chunks_section(result: ChunkedCollection, chunker: Chunker, folder: Path, latency_ms: float,
+                   read_limits: ReadLimits | None = None) -> ChunksStage:
     tokens = [c.token_count for c in result.chunks]
     limit = min(limit.max_tokens for limit in chunker.limits)
     truncated = sum(1 for t in tokens if t > limit)
@@ -28,7 +29,7 @@ def chunks_section(result: ChunkedCollection, chunker: Chunker, folder: Path, la
         overlap_tokens=chunker.overlap, max_tokens=limit, tokens_total=int(sum(tokens)),
         tokens_max=int(max(tokens, default=0)), truncated_chunks=truncated,
         truncated_share=truncated / len(tokens) if tokens else 0.0, tokenizer=chunker.limits[0].name,
-        inputs_sha256=fingerprint_collection(folder), latency_ms=latency_ms)
+        inputs_sha256=fingerprint_collection(folder, read_limits), latency_ms=latency_ms)
 
 
 def run_chunks_stage(folder: Path, collection: str, limits: list[TokenLimit], chunking: ChunkingConfig,
@@ -39,7 +40,8 @@ def run_chunks_stage(folder: Path, collection: str, limits: list[TokenLimit], ch
     state = folder_state(folder)  # before reading: a change while chunking shows as a later change
     chunker = Chunker(chunking, limits)
     result = chunk_collection(folder, collection, chunker, read_limits)
-    stage = chunks_section(result, chunker, folder, (time.perf_counter() - started) * 1000.0)
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    stage = chunks_section(result, chunker, folder, latency_ms, read_limits)
     lineage = ChunksLineage(chunks_sha256=sha256_hex("\n".join(c.chunk_id for c in result.chunks)),
                             inputs_sha256=stage.inputs_sha256, folder_state=state, run_id=run_id)
     envelope = ChunksEnvelope(stage=stage, lineage=lineage)

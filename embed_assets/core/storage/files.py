@@ -68,3 +68,8 @@ def atomic_path(dest: Path) -> Iterator[Path]:
 def atomic_write_parquet(dest: Path, table: pa.Table) -> None:
     with atomic_path(dest) as tmp:
         pq.write_table(table, tmp, compression="zstd")
+
+
+def atomic_write_text(dest: Path, text: str) -> None:
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text, "utf-8")

@@ -6,7 +6,7 @@ import dagster as dg
 import pyarrow as pa
 
 from embed_assets.core.ingest.beir import has_labels, read_qrels, read_queries
-from embed_assets.core.retrieval.evaluation import FUSIONS, evaluate_retrievers, hybrid_members
+from embed_assets.core.retrieval.evaluation import DEFAULT_HYBRID, evaluate_retrievers, hybrid_spec
 from embed_assets.core.retrieval.index import ExportIndex
 from embed_assets.resources import ModelManagerResource
 
@@ -39,8 +39,8 @@ def scored_mode(configured: str, available: list[str]) -> str:
     """The retriever the gate scores: ``hybrid`` means the product's default fusion."""
     if configured != "hybrid":
         return configured
-    method, members = hybrid_members(available)
-    return next((n for n, (m, mem) in FUSIONS.items() if m == method and mem == members), members[0])
+    members = hybrid_spec(available).members
+    return DEFAULT_HYBRID if len(members) > 1 else members[0]
 
 
 def metrics_table(results: dict[str, dict[str, float]]) -> dg.MetadataValue:

@@ -35,7 +35,7 @@ def test_every_bad_kind_is_handled_or_skipped_with_a_reason(tmp_path: Path) -> N
     assert docs["latin1.txt"].decoded_with_replacement and "\ufffd" in docs["latin1.txt"].text
     assert docs["good.md"].title == "Title"
     assert sorted(skipped) == sorted([
-        ("binary.txt", "binary"), ("empty.txt", "empty"), ("huge.txt", "too_large"),
+        (".hidden.txt", "hidden"), ("binary.txt", "binary"), ("empty.txt", "empty"), ("huge.txt", "too_large"),
         ("image.png", "unsupported_type"), ("corpus.jsonl:2", "duplicate_id"), ("corpus.jsonl:3", "invalid_json"),
         ("corpus.jsonl:5", "missing_id"), ("corpus.jsonl:6", "empty"), ("corpus.jsonl:7", "invalid_json"),
     ])

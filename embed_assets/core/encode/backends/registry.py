@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 _LOADED: dict[tuple[Any, ...], LoadedBackend] = {}
 _TORCH: dict[tuple[str, str], Any] = {}
 _LOCK = threading.RLock()
+_LOADS = [0]
+
+
+def loads_in_process() -> int:
+    """How many encoders :func:`load_encoder` has loaded in this process."""
+    return _LOADS[0]
 
 
 def default_threads() -> int:
@@ -64,6 +70,7 @@ def load_encoder(kind: Kind, resolved: ResolvedModel, backend: str, *, cache_roo
             loaded = guarded(kind, resolved, _onnx_or_torch(kind, resolved, spec.name, cache_root, threads),
                              cache_root)
         _LOADED[key] = loaded
+        _LOADS[0] += 1
         return loaded
 
 
