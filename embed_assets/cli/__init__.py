@@ -26,6 +26,7 @@ EPILOG = """examples:
   embed-collections run --data-root ~/notes --collection handbook
   embed-collections search --collection handbook "how do I rotate keys"
   embed-collections eval --beir path/to/beir-folder       # nDCG@10, MRR@10, recall per retriever
+  embed-collections instance --postgres-url postgresql://dagster@db:5432/dagster   # a cluster's instance
 """
 
 
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         "materialize them, search them, evaluate them."),
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,eval,search,schemas}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     for module in COMMANDS.values():
         module.add_parser(sub)
     return parser

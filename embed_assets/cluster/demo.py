@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         runs, backfill_s = run_backfills(cluster, bundled, sharded, args.shards)
         with cluster.instance() as instance:
             result.update(summarize(step_report(instance, runs), runs, sharded, specs))
+            result["runs_on_instance"] = len(instance.get_run_ids())  # the backfills' runs, no others
         exports = validate_exports(cluster.data_root, runs, {sharded: args.shards})
         result.update(backfill_ok=all(r.status.value == "SUCCESS" for r in runs), backfill_wall_s=round(backfill_s, 1),
                       partitions=len(runs), collections=[*bundled, sharded], sharded_collection=sharded,

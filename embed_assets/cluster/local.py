@@ -65,9 +65,12 @@ class LocalCluster:
             DEFAULT_PASSWORD_ENV: self.postgres.password, "EMBED_ASSETS_EXECUTOR": "celery",
             "EMBED_ASSETS_CELERY_BROKER": self.redis.url(0), "EMBED_ASSETS_CELERY_BACKEND": self.redis.url(1),
             "EMBED_ASSETS_DATA_ROOT": str(self.data_root), "EMBED_ASSETS_GPU_LEDGER_DIR": str(self.root / "gpu_leases"),
+            "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
             # Every worker loads the graphs this host exported once (never one export per worker).
             "EMBED_ASSETS_MODEL_CACHE": str(get_settings().resolved_model_cache),
-            "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **extra})
+            # The demo measures backfills: with the change sensor on, the daemon would also launch
+            # a run for every collection it finds new, and each collection would run twice.
+            "EMBED_ASSETS_AUTOMATION": "0", **extra})
         return env
 
     def instance(self) -> dg.DagsterInstance:

@@ -40,16 +40,26 @@ class InstanceBoundElsewhere(RuntimeError):
 
 def open_instance(home: Path, data_root: Path | None = None) -> dg.DagsterInstance:
     """The instance at ``home``, created (with the embedded ``dagster.yaml``) when new. With
-    ``data_root``, the instance is bound to it: the first data root that uses an instance is
-    the only one it serves (:class:`InstanceBoundElsewhere` otherwise)."""
+    ``data_root``, an embedded instance (local SQLite storage) is bound to it: the first data root
+    that uses it is the only one it serves (:class:`InstanceBoundElsewhere` otherwise). An
+    instance whose ``dagster.yaml`` names its own storage (Postgres, written by
+    ``embed-collections instance``) is shared on purpose by several hosts, each with its own
+    data root folder, and is never bound."""
     home.mkdir(parents=True, exist_ok=True)
     with FileLock(str(home / INIT_LOCK)):
         config = home / "dagster.yaml"
         if not config.exists() or config.read_text("utf-8") == LEGACY_CONFIG:
             config.write_text(EMBEDDED_CONFIG, "utf-8")
-        if data_root is not None:
+        if data_root is not None and not _names_storage(config):
             _bind(home, data_root.resolve())
         return dg.DagsterInstance.from_config(str(home))
+
+
+def _names_storage(config: Path) -> bool:
+    import yaml
+
+    loaded = yaml.safe_load(config.read_text("utf-8")) or {}
+    return any(key in loaded for key in ("storage", "run_storage", "event_log_storage"))
 
 
 def _bind(home: Path, data_root: Path) -> None:

@@ -41,6 +41,7 @@ def test_a_backfill_through_the_daemon_spreads_shards_over_celery_workers(tmp_pa
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["backfill_ok"] and result["exports_ok"] and result["left_running"] == []
     assert result["partitions"] == 4 and set(result["runs"].values()) == {"SUCCESS"}
+    assert result["runs_on_instance"] == 4  # no sensor ran the collections a second time
     assert result["shards"] == 4 and result["sharded_collection"] == "scale-sample"
     w1, w2 = result["workers"]
     assert w1.startswith("w1@") and w2.startswith("w2@")

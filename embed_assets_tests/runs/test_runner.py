@@ -36,3 +36,10 @@ def test_each_data_root_gets_its_own_instance(tmp_path: Path, monkeypatch: pytes
     open_instance(home, tmp_path / "one")  # the same data root again: fine
     with pytest.raises(InstanceBoundElsewhere, match="serves the data root"):
         open_instance(home, tmp_path / "two")
+    # An instance that names its own storage is shared by hosts on purpose: never bound.
+    shared = tmp_path / "shared-sqlite"
+    shared.mkdir()
+    (shared / "dagster.yaml").write_text(f"storage:\n  sqlite:\n    base_dir: {shared / 'storage'}\n")
+    open_instance(shared, tmp_path / "one")
+    open_instance(shared, tmp_path / "two")
+    assert not (shared / "embed_assets.json").exists()
