@@ -68,7 +68,10 @@ bench: setup $(REPORTS)
 
 # Rebuilds the labelled set from the standard library's docstrings and measures every
 # retriever and fusion on it, cross-validates the choice of the default hybrid; rewrites
-# docs/retrieval-quality.md and the chart beside it, docs/retrieval-quality.png.
+# docs/retrieval-quality.md and the chart beside it, docs/retrieval-quality.png (on torch, the
+# reference vectors the default hybrid was chosen on). Then nDCG@10 per encoder backend (torch,
+# onnx, onnx-int8); rewrites docs/backends.md.
 quality: setup $(REPORTS)
 	$(BIN)/python -m embed_assets.eval_sets --out data/eval/python-docstrings
-	$(BIN)/embed-collections eval --beir data/eval/python-docstrings --data-root .quality --report docs/retrieval-quality.md
+	EMBED_ASSETS_ENCODER_BACKEND=torch $(BIN)/embed-collections eval --beir data/eval/python-docstrings --data-root .quality --report docs/retrieval-quality.md
+	$(BIN)/python -m embed_assets.eval_backends --beir data/eval/python-docstrings --data-root .quality --output docs/backends.md

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 for _name in [n for n in os.environ if n.startswith("EMBED_ASSETS_")]:  # tests start from the defaults
     os.environ.pop(_name)
+# Exported graphs are built once per test session, in a folder of its own (never the user's cache).
+MODEL_CACHE = tempfile.mkdtemp(prefix="embed-assets-model-cache-")
+os.environ["EMBED_ASSETS_MODEL_CACHE"] = MODEL_CACHE
+atexit.register(shutil.rmtree, MODEL_CACHE, True)
 
 import dagster as dg  # noqa: E402
 import pytest  # noqa: E402

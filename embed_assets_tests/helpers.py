@@ -28,7 +28,8 @@ def materialize_collection(instance: dg.DagsterInstance, data_root: Path, collec
 
 def run_cli(args: list[str], home: Path, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
     """``embed-collections ARGS`` in a fresh process with its own Dagster home."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("EMBED_ASSETS_")}
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("EMBED_ASSETS_") or k == "EMBED_ASSETS_MODEL_CACHE"}
     full_env.update({"DAGSTER_HOME": str(home), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **env})
     return subprocess.run([sys.executable, "-m", "embed_assets.cli", *args], env=full_env, capture_output=True,
                           text=True, cwd=REPO, timeout=timeout)

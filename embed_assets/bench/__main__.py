@@ -4,7 +4,9 @@
 
 Every measurement runs in a fresh subprocess on the same chunks and the same machine:
 ``SentenceTransformer.encode`` and stock ``SparseEncoder.encode`` (default batch size,
-model load excluded) against our dense and sparse stages; full pipeline runs for the
+model load excluded) against our dense and sparse stages on every encoder backend (the
+graphs are exported and quantized once, first, and timed); every backend against the raw
+calls at one thread in interleaved rounds (the backend ratios); full pipeline runs for the
 first, unchanged and 1%-changed materializations and at ``--scale``× the size; a torch
 matmul for the machine's peak FLOP/s; and the same backfill on a real local cluster with 1
 worker vs 2 (:mod:`.scaling`, which also runs alone). It prints a table, writes ``--output``, and
@@ -21,12 +23,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from embed_assets.core.encode.backends import DEFAULT_BACKEND
+
+from .backends import BENCH_BACKENDS, worker_backends, worker_export
 from .corpus import change_documents, write_collection
 from .report import HEADER, figures, report
 from .workers import BIG, COLLECTION, WORKERS, spawn
 
-MEASUREMENTS = [("raw dense", "raw_dense"), ("our dense", "ours_dense"), ("raw sparse", "raw_sparse"),
-                ("our sparse", "ours_sparse"), ("matmul peak", "matmul")]
+ALL_WORKERS = {**WORKERS, "export": worker_export, "backends": worker_backends}
+MEASUREMENTS = [("raw dense", "raw_dense", ""), *[(f"our dense ({b})", "ours_dense", b) for b in BENCH_BACKENDS],
+                ("raw sparse", "raw_sparse", ""), *[(f"our sparse ({b})", "ours_sparse", b) for b in BENCH_BACKENDS],
+                ("matmul peak", "matmul", ""),
+                ("every backend against the raw calls, one thread, interleaved", "backends", "")]
 
 
 def _fresh(workdir: Path) -> None:
@@ -43,12 +51,16 @@ def measure(chunks: int, scale: int, workdir: Path) -> tuple[dict[str, Any], int
     collections = workdir / "data" / "collections"
     print(f"building a benchmark collection of about {chunks} chunks ...", file=sys.stderr)
     docs = write_collection(collections / COLLECTION, chunks)
-    results: dict[str, Any] = {"first": spawn("pipeline", workdir, COLLECTION)}
+    print("  exporting and quantizing the models (once) ...", file=sys.stderr)
+    results: dict[str, Any] = {"export": spawn("export", workdir)}
+    results["first"] = spawn("pipeline", workdir, COLLECTION)
     print(f"  first run: {results['first']['chunks']} chunks from {docs} documents in "
           f"{results['first']['wall_s']:.1f}s", file=sys.stderr)
-    for label, name in MEASUREMENTS:
+    for label, name, backend in MEASUREMENTS:
         print(f"  {label} ...", file=sys.stderr)
-        results[name] = spawn(name, workdir)
+        results[f"{name}_{backend}" if backend else name] = spawn(name, workdir, *([backend] if backend else []))
+    for stage in ("dense", "sparse"):  # the existing figures are the default backend's
+        results[f"ours_{stage}"] = results[f"ours_{stage}_{DEFAULT_BACKEND}"]
     print("  unchanged re-run ...", file=sys.stderr)
     results["unchanged"] = spawn("pipeline", workdir, COLLECTION)
     changed_docs = change_documents(collections / COLLECTION, 0.01)
@@ -69,6 +81,7 @@ def run(chunks: int, scale: int, output: Path | None, workdir: Path | None = Non
     workdir = workdir or Path(tempfile.mkdtemp(prefix="embed-bench-"))
     try:
         results, docs, changed_docs = measure(chunks, scale, workdir)
+        (workdir / "results.json").write_text(json.dumps(results, indent=1), "utf-8")
         figs = figures(results, workdir)
         text = report(results, figs, docs, changed_docs, scale)
         print(text)
@@ -88,11 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=10, help="size multiple for the peak-RSS comparison")
     parser.add_argument("--output", type=Path, default=None, help="markdown report to write")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the work folder here")
-    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=sorted(ALL_WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(WORKERS[args.worker](args.workdir, *args.extra)))
+        print(json.dumps(ALL_WORKERS[args.worker](args.workdir, *args.extra)))
         return 0
     run(args.chunks, args.scale, args.output, args.workdir)
     return 0

@@ -66,15 +66,23 @@ def worker_raw_dense(workdir: Path) -> dict[str, Any]:
     return {"seconds": seconds, "rss_mb": _rss_mb(), "base_rss_mb": base}
 
 
-def worker_ours_dense(workdir: Path) -> dict[str, Any]:
+def _manager(backend: str) -> Any:
+    """Our model manager on ``backend`` (empty: the default backend)."""
+    from embed_assets.resources import ModelManagerResource
+
+    return ModelManagerResource(encoder_backend=backend) if backend else ModelManagerResource()
+
+
+def worker_ours_dense(workdir: Path, backend: str = "") -> dict[str, Any]:
     import numpy as np
 
     from embed_assets.core.devices.batching import fixed_batcher_factory
+    from embed_assets.core.encode.backends.registry import torch_model
     from embed_assets.core.encode.dense import encode_dense
-    from embed_assets.resources import ModelManagerResource
+    from embed_assets.core.encode.models import resolve_model
 
     texts, lengths = _chunk_texts(workdir)
-    manager = ModelManagerResource()
+    manager = _manager(backend)
     models = manager.load_dense()
     base = _rss_mb()
     started = time.perf_counter()
@@ -82,9 +90,11 @@ def worker_ours_dense(workdir: Path) -> dict[str, Any]:
                             make_batcher=fixed_batcher_factory(manager.dense_batch_size,
                                                                token_budget=manager.dense_token_budget))
     seconds = time.perf_counter() - started
-    np.save(workdir / "ours_dense.npy", encoding.ensemble)
-    model = models[0].model_for("cpu")
-    return {"seconds": seconds, "rss_mb": _rss_mb(), "base_rss_mb": base, "flops": _dense_flops(model, lengths)}
+    np.save(workdir / f"ours_dense{'_' + backend if backend else ''}.npy", encoding.ensemble)
+    rss = _rss_mb()
+    model = torch_model("dense", resolve_model(manager.dense_models[0].ref))  # the FLOP count reads its config
+    return {"seconds": seconds, "rss_mb": rss, "base_rss_mb": base, "flops": _dense_flops(model, lengths),
+            "backend": models[0].identity.backend.name if models[0].identity.backend else "torch"}
 
 
 def _dense_flops(model: Any, lengths: list[int]) -> float:
@@ -135,7 +145,7 @@ def worker_raw_sparse(workdir: Path) -> dict[str, Any]:
     return {"seconds": seconds, "rss_mb": _rss_mb(), "base_rss_mb": base}
 
 
-def worker_ours_sparse(workdir: Path) -> dict[str, Any]:
+def worker_ours_sparse(workdir: Path, backend: str = "") -> dict[str, Any]:
     import numpy as np
     import pyarrow.parquet as pq
 
@@ -143,10 +153,9 @@ def worker_ours_sparse(workdir: Path) -> dict[str, Any]:
     from embed_assets.core.encode.lexical import LexicalWeighter
     from embed_assets.core.encode.sparse import SparseVectorEncoder
     from embed_assets.core.ingest.records import table_to_chunks
-    from embed_assets.resources import ModelManagerResource
 
     chunks = table_to_chunks(pq.read_table(workdir / "data" / "storage" / "chunks" / f"{COLLECTION}.parquet"))
-    manager = ModelManagerResource()
+    manager = _manager(backend)
     model, identity = manager.load_sparse()
     generator = SparseVectorEncoder(
         sparse_model=manager.sparse_model, model_for=lambda d: model, lexical=LexicalWeighter(model.tokenizer),
@@ -160,8 +169,9 @@ def worker_ours_sparse(workdir: Path) -> dict[str, Any]:
     sample = np.zeros((n, model.tokenizer.vocab_size), dtype=np.float32)
     for row, vec in enumerate(result.vectors[:n]):
         sample[row, vec.indices] = vec.values
-    np.save(workdir / "ours_sparse_sample.npy", sample)
-    return {"seconds": seconds, "rss_mb": _rss_mb(), "base_rss_mb": base, "fallback": result.fallback_used}
+    np.save(workdir / f"ours_sparse_sample{'_' + backend if backend else ''}.npy", sample)
+    return {"seconds": seconds, "rss_mb": _rss_mb(), "base_rss_mb": base, "fallback": result.fallback_used,
+            "backend": identity.backend.name if identity.backend else "torch"}
 
 
 def worker_matmul(workdir: Path) -> dict[str, Any]:
@@ -183,9 +193,15 @@ WORKERS = {"pipeline": worker_pipeline, "raw_dense": worker_raw_dense, "ours_den
            "raw_sparse": worker_raw_sparse, "ours_sparse": worker_ours_sparse, "matmul": worker_matmul}
 
 
+def model_cache(workdir: Path) -> Path:
+    """The run's own model cache: graphs are built once per benchmark, timed, then loaded."""
+    return workdir / "model-cache"
+
+
 def spawn(name: str, workdir: Path, *extra: str) -> dict[str, Any]:
     """Run one measurement in a fresh process; its JSON line back."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "EMBED_ASSETS_MODEL_CACHE": str(model_cache(workdir))}
     done = subprocess.run([sys.executable, "-m", "embed_assets.bench", "--worker", name, "--workdir",
                            str(workdir), *extra], env=env, capture_output=True, text=True)
     if done.returncode != 0:

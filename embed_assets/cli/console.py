@@ -74,7 +74,9 @@ def load_settings() -> Settings | None:
 
 def checked(settings: Settings, export_root: Path) -> bool:
     """Preflight before any embedding work: errors stop the command, warnings are printed."""
-    result = preflight(export_root, [m.ref for m in settings.dense_model_refs], settings.sparse_model)
+    onnx = {settings.encoder_backend, settings.dense_backend, settings.sparse_backend} - {None, "torch"}
+    result = preflight(export_root, [m.ref for m in settings.dense_model_refs], settings.sparse_model,
+                       settings.resolved_model_cache if onnx else None)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for problem in result.errors:

@@ -54,7 +54,15 @@ def reusable(manifest_path: Path, folder: Path, manager: Any) -> bool:
     return (m.get("stages", {}).get("chunks", {}).get("inputs_sha256") == fingerprint_collection(folder)
             and m.get("activation", {}).get("features", {}).get("lexical") is True
             and m["activation"]["sparse_model"] == manager.sparse_model
-            and [x["name"] for x in m["stages"]["dense"]["models"]] == [d.ref for d in manager.dense_models])
+            and [x["name"] for x in m["stages"]["dense"]["models"]] == [d.ref for d in manager.dense_models]
+            and _requested(m["stages"]["dense"]["models"]) == {manager.backend_for("dense")}
+            and _requested([e for e in [(m["stages"].get("sparse") or {}).get("model")] if e])
+            <= {manager.backend_for("sparse")})
+
+
+def _requested(entries: list[dict[str, Any]]) -> set[str]:
+    """The backends a manifest's model entries were configured with (torch before backends existed)."""
+    return {(e.get("backend") or {}).get("requested", "torch") for e in entries}
 
 
 def _materialize(name: str, data_root: Path) -> str | None:
@@ -77,6 +85,8 @@ def main(args: argparse.Namespace) -> int:
     from embed_assets.core.retrieval.evaluation import DEFAULT_HYBRID, evaluate_retrievers
     from embed_assets.core.retrieval.index import ExportIndex
     from embed_assets.defs.definitions import build_resources
+
+    from .search import collection_backends
 
     setup_logging()
     name = args.collection or args.beir.resolve().name
@@ -104,7 +114,9 @@ def main(args: argparse.Namespace) -> int:
             error(failure or f"materializing {name} published no manifest")
             return 1
     queries, qrels = read_queries(folder), read_qrels(folder)
-    results = evaluate_retrievers(ExportIndex.load(export_dir / FUSED_PARQUET), manager.query_encoder(),  # type: ignore[attr-defined]
+    backends = collection_backends(export_dir / MANIFEST_NAME)
+    encoder = manager.query_encoder(*backends)  # type: ignore[attr-defined]
+    results = evaluate_retrievers(ExportIndex.load(export_dir / FUSED_PARQUET), encoder,
                                   queries, qrels, parse_weights(args.convex_weights))
     if args.source == "index":  # through the engine; the rows it cannot reproduce stay the exports' (exact)
         results = {**evaluate_through_index(name, data_root, queries, qrels, parse_weights(args.convex_weights),
@@ -112,10 +124,11 @@ def main(args: argparse.Namespace) -> int:
     judged = len([q for q in queries if q in qrels])
     table = format_table(results)
     print(table)
-    cv = _cross_validate(args, export_dir / FUSED_PARQUET, manager, queries, qrels)
+    cv = _cross_validate(args, export_dir / FUSED_PARQUET, encoder, queries, qrels)
     if args.report:
         _write_report(args, name, judged, results, table, cv)
     print(json.dumps({"collection": name, "queries": judged, "source": args.source,
+                      "backends": {"dense": backends[0], "sparse": backends[1]},
                       **{metric: {k: round(v[metric], 4) for k, v in results.items()} for metric in METRICS},
                       "default_hybrid": _default_hybrid(), "cross_validation": cv.summary() if cv else None}))
     return 0
@@ -127,7 +140,7 @@ def _default_hybrid() -> str:
     return DEFAULT_FUSION.describe()
 
 
-def _cross_validate(args: argparse.Namespace, parquet: Path, manager: Any, queries: dict[str, str],
+def _cross_validate(args: argparse.Namespace, parquet: Path, encoder: Any, queries: dict[str, str],
                     qrels: dict[str, dict[str, int]]) -> Any:
     """The cross-validated choice of hybrid (printed), or None when ``--folds 0`` or too few queries."""
     from embed_assets.core.retrieval.evaluation import cross_validate_retrievers
@@ -137,7 +150,7 @@ def _cross_validate(args: argparse.Namespace, parquet: Path, manager: Any, queri
     if args.folds < 2 or judged < args.folds:
         return None
     print(f"cross-validating the hybrid over {args.folds} folds of {judged} queries", file=sys.stderr)
-    cv = cross_validate_retrievers(ExportIndex.load(parquet), manager.query_encoder(), queries, qrels,
+    cv = cross_validate_retrievers(ExportIndex.load(parquet), encoder, queries, qrels,
                                    folds=args.folds, convex_weights=parse_weights(args.convex_weights))
     if cv is not None:
         from .quality_report import folds_table

@@ -143,16 +143,23 @@ def _manifest(export_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text("utf-8")) if path.is_file() else None
 
 
+def _backend(entry: dict[str, Any]) -> str:
+    """A model entry's encoder backend, and what was asked for when it fell back."""
+    b = entry.get("backend") or {"name": "torch", "requested": "torch"}
+    return b["name"] if b["name"] == b["requested"] else f"{b['name']}, {b['requested']} unavailable"
+
+
 def _manifest_lines(m: dict[str, Any], export_dir: Path, sparse_flag: bool | None) -> list[str]:
     docs = m["stages"]["chunks"]["documents"]
     dense = m["stages"]["dense"]
     sparse = m["activation"]["sparse"]
     reasons = f" ({', '.join(f'{k}: {v}' for k, v in docs['skipped_by_reason'].items())})" if docs["skipped"] else ""
-    models = ", ".join(f"{x['name']} ({x['dim']}d)" for x in dense["models"])
+    models = ", ".join(f"{x['name']} ({x['dim']}d, {_backend(x)})" for x in dense["models"])
     line = f"   sparse     {'on' if sparse['enabled'] else 'off'} (decided by {sparse['decided_by']})"
     if "sparse_run" in m:
         st = m["stages"]["sparse"]
-        line += (f", {st['sparse_model']}, fallback {'USED' if st['fallback_used'] else 'not used'} "
+        line += (f", {st['sparse_model']}{' (' + _backend(st['model']) + ')' if st.get('model') else ''}, "
+                 f"fallback {'USED' if st['fallback_used'] else 'not used'} "
                  f"{st['source_counts']}")
     lines = [f"   documents  {docs['seen']} seen, {docs['embedded']} embedded, {docs['skipped']} skipped{reasons}",
              f"   chunks     {m['stages']['chunks']['count']}  ({m['stages']['chunks']['tokens_total']} tokens)",

@@ -13,7 +13,7 @@ from typing import Any
 from embed_assets.core.ingest.names import UnsafeCollectionName, validate_collection_name
 from embed_assets.core.retrieval.evaluation import SEARCH_FUSIONS
 from embed_assets.core.settings import get_settings
-from embed_assets.core.storage.exports import FUSED_PARQUET
+from embed_assets.core.storage.exports import FUSED_PARQUET, MANIFEST_NAME
 
 from .console import error, non_empty_query, positive_int
 
@@ -55,6 +55,15 @@ def add_parser(sub: Any) -> None:
     se.add_argument("--data-root", type=Path, default=None, help="default: $EMBED_ASSETS_DATA_ROOT or data/")
     se.add_argument("--export-root", type=Path, default=None,
                     help="default: $EMBED_ASSETS_EXPORT_ROOT or <data-root>/exports")
+
+
+def collection_backends(manifest_path: Path) -> tuple[list[str | None] | None, str | None]:
+    """The backends the collection was encoded with (queries must match), from its manifest."""
+    from embed_assets.core.retrieval.query import recorded_backends
+
+    if not manifest_path.is_file():
+        return None, None
+    return recorded_backends(json.loads(manifest_path.read_text("utf-8")))
 
 
 def parse_weights(text: str | None) -> dict[str, float] | None:
@@ -134,7 +143,8 @@ def _exports_searcher(args: argparse.Namespace, data_root: Path, parquet: Path) 
 
     index = ExportIndex.load(parquet)
     search_members(index, args.mode)  # raises ValueError before any model loads
-    encoder = build_resources(data_root=data_root)["model_manager"].query_encoder()  # type: ignore[attr-defined]
+    manager = build_resources(data_root=data_root)["model_manager"]
+    encoder = manager.query_encoder(*collection_backends(parquet.parent / MANIFEST_NAME))  # type: ignore[attr-defined]
 
     def search(query: str) -> tuple[str, list[Any]]:
         result = search_export(index, encoder, query, args.mode, args.top_k, args.fusion, parse_weights(args.weights))

@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import BaseModel, Field
 
+from embed_assets.core.settings import get_settings
 from embed_assets.defs.steps import DEFAULT_QUEUE, GPU_POOL, GPU_QUEUE
 from embed_assets.runs.instance_config import DEFAULT_PASSWORD_ENV, parse_postgres_url, postgres_instance_config, render
 
@@ -65,6 +66,8 @@ class LocalCluster:
             "EMBED_ASSETS_CELERY_BROKER": self.redis.url(0), "EMBED_ASSETS_CELERY_BACKEND": self.redis.url(1),
             "EMBED_ASSETS_DATA_ROOT": str(self.data_root), "EMBED_ASSETS_GPU_LEDGER_DIR": str(self.root / "gpu_leases"),
             "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+            # Every worker loads the graphs this host exported once (never one export per worker).
+            "EMBED_ASSETS_MODEL_CACHE": str(get_settings().resolved_model_cache),
             # The demo measures backfills: with the change sensor on, the daemon would also launch
             # a run for every collection it finds new, and each collection would run twice.
             "EMBED_ASSETS_AUTOMATION": "0", **extra})

@@ -40,10 +40,15 @@ def model_problem(ref: str) -> str | None:
     return None
 
 
-def preflight(export_root: Path, dense_refs: Sequence[str], sparse_ref: str | None) -> Preflight:
+def preflight(export_root: Path, dense_refs: Sequence[str], sparse_ref: str | None,
+              model_cache: Path | None = None) -> Preflight:
     """The export root takes files and every dense model resolves (errors); the sparse model
-    resolves (a warning: the sparse stage falls back to metadata-derived vectors)."""
+    resolves (a warning: the sparse stage falls back to metadata-derived vectors); the model
+    cache, when an ONNX backend needs one, takes files (a warning: the encoders run on torch)."""
     out = Preflight()
+    cache = writable_problem(model_cache) if model_cache is not None else None
+    if cache:
+        out.warnings.append(f"model cache: {cache}; encoders will run on torch")
     problem = writable_problem(export_root)
     if problem:
         out.errors.append(f"export root: {problem}")

@@ -36,7 +36,10 @@ def build_resources(data_root: Path | None = None, export_root: Path | None = No
         "io_manager": ParquetIOManager(base_dir=str(storage_root(root))),
         "model_manager": model_manager or ModelManagerResource(
             dense_models=[DenseModelConfig(ref=m.ref, weight=m.weight) for m in settings.dense_model_refs],
-            sparse_model=settings.sparse_model, sparse_on_gpu=settings.sparse_on_gpu),
+            sparse_model=settings.sparse_model, sparse_on_gpu=settings.sparse_on_gpu,
+            encoder_backend=settings.encoder_backend, dense_backend=settings.dense_backend,
+            sparse_backend=settings.sparse_backend, model_cache=str(settings.resolved_model_cache),
+            encoder_threads=settings.encoder_threads),
         "gpu": gpu or GpuLeaseResource(simulated=settings.simulated_gpu,
                                        ledger_dir=str(settings.gpu_ledger_dir) if settings.gpu_ledger_dir else None),
         "gates": gates or QualityGatesResource(strict_sparse=settings.strict_sparse),

@@ -73,6 +73,17 @@ class QualityGatesResource(dg.ConfigurableResource):
     quality_tolerance: float = Field(default=0.05, ge=0, le=1,
                                      description="Largest nDCG@10 drop against the previous materialization.")
     quality_blocking: bool = Field(default=True, description="A failed quality gate stops the export.")
+    backend_min_cosine: float | None = Field(default=None, ge=0, le=1, description=(
+        "Least dense probe cosine of an encoder backend against fp32 torch (None: its precision's tolerance, "
+        "0.9999 for fp32, 0.98 for int8)."))
+    backend_min_top_overlap: float | None = Field(default=None, ge=0, le=1, description=(
+        "Least sparse probe top-32 overlap of an encoder backend against fp32 torch, on every probe (None: its "
+        "precision's tolerance, 0.97 for fp32, 0.80 for int8)."))
+
+    def backend_tolerance(self) -> dict[str, float]:
+        """The overrides of the backend checks' thresholds."""
+        out = {"dense_cosine_min": self.backend_min_cosine, "sparse_top_overlap_min": self.backend_min_top_overlap}
+        return {k: v for k, v in out.items() if v is not None}
 
     def guard_settings(self) -> GuardSettings:
         return GuardSettings(max_document_drop=self.max_document_drop, allow_empty=self.allow_empty)

@@ -40,7 +40,8 @@ def _run_in_terminal(args: list[str], env: dict[str, str]) -> str:
 
 
 def test_progress_bars_on_a_terminal_and_none_when_quiet(tmp_path: Path, data_root: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EMBED_ASSETS_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("EMBED_ASSETS_") or k == "EMBED_ASSETS_MODEL_CACHE"}
     env.update({"DAGSTER_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1", "COLUMNS": "120"})
     args = ["run", "--data-root", str(data_root), "--collection", "retrieval-handbook"]
     shown = _run_in_terminal(args, env)

@@ -41,6 +41,26 @@ def test_dense_models_parse_refs_and_weights() -> None:
     assert [m.ref for m in parse_dense_models("")] == ["all-MiniLM-L6-v2"]
 
 
+def test_encoder_backends_reach_the_model_manager(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from embed_assets.defs.definitions import build_resources
+
+    assert get_settings().encoder_backend == "onnx-int8"  # the default, chosen from measurements
+    monkeypatch.setenv("EMBED_ASSETS_ENCODER_BACKEND", "ONNX-Int8")
+    monkeypatch.setenv("EMBED_ASSETS_SPARSE_BACKEND", "torch")
+    monkeypatch.setenv("EMBED_ASSETS_ENCODER_THREADS", "3")
+    monkeypatch.setenv("EMBED_ASSETS_MODEL_CACHE", str(tmp_path / "graphs"))
+    manager = build_resources(data_root=tmp_path)["model_manager"]
+    assert (manager.backend_for("dense"), manager.backend_for("sparse")) == ("onnx-int8", "torch")  # type: ignore[attr-defined]
+    assert manager.encoder_threads == 3 and manager.model_cache == str(tmp_path / "graphs")  # type: ignore[attr-defined]
+    monkeypatch.setenv("EMBED_ASSETS_ENCODER_BACKEND", "tensorrt")
+    with pytest.raises(ValidationError, match="encoder_backend"):
+        get_settings()
+
+
+def test_the_model_cache_defaults_to_the_user_cache_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("EMBED_ASSETS_MODEL_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert get_settings().resolved_model_cache == tmp_path.resolve() / "embed_assets" / "models"
 def test_scale_out_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMBED_ASSETS_EXECUTOR", "celery")
     monkeypatch.setenv("EMBED_ASSETS_CELERY_BROKER", "redis://broker.internal:6379/0")

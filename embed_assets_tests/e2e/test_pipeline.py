@@ -48,7 +48,7 @@ def _same_shape(small: Any, big: Any, path: str = "") -> list[str]:
 
 def test_sparse_on_then_off_manifests_and_exports(instance: dg.DagsterInstance, data_root: Path) -> None:
     on = materialize_collection(instance, data_root, "retrieval-handbook")
-    assert on.success and materialized(on) == ALL and all(checks(on).values()) and len(checks(on)) == 8
+    assert on.success and materialized(on) == ALL and all(checks(on).values()) and len(checks(on)) == 10
     m41 = read_manifest(data_root, "retrieval-handbook")
     export_dir = data_root / "exports" / "retrieval-handbook"
     fused_on = pd.read_parquet(export_dir / "fused_vectors.parquet")
@@ -175,7 +175,7 @@ def test_cli_runs_end_to_end_and_reports(tmp_path: Path, data_root: Path) -> Non
     done = subprocess.run([*cli, "--collection", "ops-faq", "--disable-sparse"], env=env, capture_output=True,
                           text=True, cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "sparse     off (decided by cli)" in done.stdout and "checks     8 passed" in done.stdout
+    assert "sparse     off (decided by cli)" in done.stdout and "checks     10 passed" in done.stdout
     assert "   index      edge ops-faq version 1" in done.stdout
     assert "registered 3 new partition(s)" in done.stderr
     assert (data_root / "exports" / "ops-faq" / "processing_summary.json").is_file()

@@ -68,6 +68,9 @@ def test_a_sharded_run_publishes_what_an_unsharded_run_does(instance: dg.Dagster
     one, three = runs[1], runs[3]
     assert (one["manifest"]["stages"]["dense"]["shards"], three["manifest"]["stages"]["dense"]["shards"]) == (1, 3)
     assert three["manifest"]["stages"]["sparse"]["shards"] == 3
+    # every shard step ran on the configured backend, and the merge records it
+    assert three["manifest"]["stages"]["dense"]["models"][0]["backend"]["name"] == "onnx-int8"
+    assert three["manifest"]["stages"]["sparse"]["model"]["backend"]["name"] == "onnx-int8"
     assert _counts(one["manifest"]) == _counts(three["manifest"])
     assert one["chunk_id"] == three["chunk_id"] and one["doc_id"] == three["doc_id"]
     assert np.allclose(np.array(one["dense"]), np.array(three["dense"]), atol=1e-5)

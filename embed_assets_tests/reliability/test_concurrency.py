@@ -24,7 +24,8 @@ from ..helpers import REPO, run_cli
 def test_concurrent_first_runs_on_a_fresh_instance(tmp_path: Path, data_root: Path) -> None:
     home = tmp_path / "fresh-home"  # does not exist yet: every process races to create it
     collections = ["ops-faq", "retrieval-handbook", "messy-inputs", "ops-faq"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EMBED_ASSETS_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("EMBED_ASSETS_") or k == "EMBED_ASSETS_MODEL_CACHE"}
     env.update({"DAGSTER_HOME": str(home), "HF_HUB_OFFLINE": "1"})
     procs = [subprocess.Popen([sys.executable, "-m", "embed_assets.cli", "run", "--data-root", str(data_root),
                                "--collection", c, "--disable-sparse"], env=env, cwd=REPO, text=True,

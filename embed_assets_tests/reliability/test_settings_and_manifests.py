@@ -21,6 +21,7 @@ from ..helpers import materialize_collection, run_cli
     ("EMBED_ASSETS_DENSE_MODELS", "all-MiniLM-L6-v2:inf", "finite number above 0"),
     ("EMBED_ASSETS_SPARSE", "maybe", "is not a switch"),
     ("EMBED_ASSETS_EXECUTOR", "threads", "in_process"),
+    ("EMBED_ASSETS_ENCODER_BACKEND", "tensorrt", "'onnx-int8'"),
 ])
 def test_bad_settings_fail_at_once_and_name_the_variable(variable: str, value: str, named: str, tmp_path: Path,
                                                          data_root: Path) -> None:

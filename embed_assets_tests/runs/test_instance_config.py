@@ -92,7 +92,8 @@ def test_collections_on_a_postgres_instance_take_turns_across_hosts(postgres: Po
     other = tmp_path / "other-host"
     other.mkdir()
     os.symlink(data_root / "collections", other / "collections")
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("EMBED_ASSETS_")}
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("EMBED_ASSETS_") or k == "EMBED_ASSETS_MODEL_CACHE"}
     full_env.update({"DAGSTER_HOME": str(home), "HF_HUB_OFFLINE": "1", **env})
     procs = [subprocess.Popen([sys.executable, "-m", "embed_assets.cli", "run", "--data-root", str(root),
                                "--collection", "ops-faq", "--disable-sparse"], env=full_env, cwd=REPO, text=True,

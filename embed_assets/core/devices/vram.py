@@ -7,7 +7,10 @@ from typing import Any
 
 
 def parameter_count(model: Any) -> int:
-    return sum(p.numel() for p in model.parameters()) if model is not None else 0
+    if model is None:
+        return 0
+    counted = getattr(model, "parameter_count", None)  # an exported graph records its own
+    return int(counted) if counted is not None else sum(p.numel() for p in model.parameters())
 
 
 def encoder_bytes(n_params: int, batch: int, seq: int, width: int) -> int:

@@ -1,7 +1,9 @@
 """The embedding cache: a collection's vectors from its last run, keyed by the model's
 weights fingerprint and the chunk's content hash.
 
-A re-run encodes only new or changed chunks; identical chunks within a run are encoded
+Vectors from different encoder backends differ (int8 notably), so a backend other than
+torch adds its tag to the file name: switching backend re-encodes, switching back finds
+the earlier backend's file untouched. A re-run encodes only new or changed chunks; identical chunks within a run are encoded
 once. Each cache file holds exactly the current chunks, so removed chunks leave it (and
 the exports) with the run that no longer has them. It has one writer: a sharded stage's
 shards only read it, its merge rewrites it. Files are Parquet, written atomically; nothing
@@ -21,9 +23,13 @@ from ..storage.arrow import fixed_size_vectors, vectors_from_column
 from ..storage.files import atomic_write_parquet
 
 
+def cache_name(kind: str, fingerprint: str, tag: str = "") -> str:
+    return f"{kind}-{fingerprint[:24]}{'-' + tag if tag else ''}.parquet"
+
+
 class DenseCache:
-    def __init__(self, folder: Path, fingerprint: str, dim: int) -> None:
-        self.path = folder / f"dense-{fingerprint[:24]}.parquet"
+    def __init__(self, folder: Path, fingerprint: str, dim: int, tag: str = "") -> None:
+        self.path = folder / cache_name("dense", fingerprint, tag)
         self.dim = dim
 
     def load(self) -> dict[str, np.ndarray]:
@@ -47,8 +53,8 @@ class SparseCacheView:
 
 
 class SparseCache:
-    def __init__(self, folder: Path, fingerprint: str) -> None:
-        self.path = folder / f"sparse-{fingerprint[:24]}.parquet"
+    def __init__(self, folder: Path, fingerprint: str, tag: str = "") -> None:
+        self.path = folder / cache_name("sparse", fingerprint, tag)
 
     def load(self) -> SparseCacheView:
         """The cached rows as Arrow, with a hash → row lookup (no Python vectors)."""

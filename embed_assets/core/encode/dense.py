@@ -146,7 +146,8 @@ def encode_dense_cached(
     ``write_cache=False`` only reads the cache (a shard: its merge writes the cache)."""
     firsts, inverse = unique_first(list(hashes))
     unique_hashes = [hashes[i] for i in firsts]
-    caches = [DenseCache(cache_dir, m.identity.weights_sha256, m.identity.dim) if cache_dir else None for m in models]
+    caches = [DenseCache(cache_dir, m.identity.weights_sha256, m.identity.dim, m.identity.cache_tag) if cache_dir
+              else None for m in models]
     known = [c.load() if c else {} for c in caches]
     missing = [j for j, h in enumerate(unique_hashes) if any(h not in k for k in known)]
     fresh = encode_dense(models, [texts[firsts[j]] for j in missing], [lengths[firsts[j]] for j in missing],

@@ -16,10 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..settings import DEFAULT_DENSE_MODEL, DEFAULT_SPARSE_MODEL
 from ..storage.hashing import files_sha256
+from .backends.spec import BackendInfo, ProbeAgreement
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer, SparseEncoder
@@ -54,6 +55,13 @@ class ModelIdentity(BaseModel):
     weights_sha256: str
     dim: int
     max_seq_length: int
+    backend: BackendInfo | None = Field(default=None, description="What encoded the vectors (None: torch).")
+    probe: ProbeAgreement | None = Field(default=None, description="The backend against the fp32 torch reference.")
+
+    @property
+    def cache_tag(self) -> str:
+        """The embedding cache key's backend part (empty for torch)."""
+        return self.backend.cache_tag if self.backend is not None else ""
 
 
 def resolve_model(ref: str) -> ResolvedModel:
@@ -181,6 +189,8 @@ def model_dimension(model: Any) -> int:
 def sparse_dimension(model: Any) -> int:
     """A sparse (masked-LM) model's output width: its vocabulary. Asking the pooling module
     instead gives the hidden size until the first forward pass has run."""
+    if not hasattr(model, "__getitem__"):  # an exported graph knows its width
+        return int(model.get_embedding_dimension())
     config = getattr(getattr(model[0], "auto_model", None), "config", None)
     vocab = getattr(config, "vocab_size", None)
     return int(vocab) if vocab else len(model.tokenizer)

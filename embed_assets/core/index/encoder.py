@@ -1,24 +1,20 @@
 """Encoding queries the way an indexed collection was encoded: the models its index
 version records (dense ensemble, aggregation, SPLADE, the lexical tokenizer), loaded from
-the same references and checked against the recorded weight fingerprints."""
+the same references on the encoder backends that produced its vectors, and checked against
+the recorded weight fingerprints."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
-from ..encode.models import (
-    ModelUnavailable,
-    load_dense_model,
-    load_sparse_model,
-    load_tokenizer,
-    resolve_model,
-    weights_fingerprint,
-)
+from ..encode.backends.registry import load_encoder
+from ..encode.models import ModelUnavailable, load_tokenizer, resolve_model, weights_fingerprint
 from ..retrieval.query import QueryEncoder
+from ..settings import get_settings
 from .state import EncoderModel, QueryEncoding
 
-_LOADED: dict[tuple[str, str], Any] = {}
+_TOKENIZERS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
 
@@ -40,13 +36,14 @@ def _load(kind: str, model: EncoderModel, verify: bool) -> Any:
     if verify and model.weights_sha256 and weights_fingerprint(resolved.location) != model.weights_sha256:
         raise EncoderMismatch(f"{kind} model {model.name!r} here has other weights than the collection was "
                               "encoded with; queries would not match its vectors")
+    _quiet()
+    if kind in ("dense", "sparse"):  # one encoder per (model, backend) per process: the registry's
+        return load_encoder(kind, resolved, model.backend or "torch",  # type: ignore[arg-type]
+                            cache_root=get_settings().resolved_model_cache).model
     with _LOCK:
-        key = (kind, resolved.location)
-        if key not in _LOADED:
-            _quiet()
-            loader = {"dense": load_dense_model, "sparse": load_sparse_model}.get(kind)
-            _LOADED[key] = loader(resolved, "cpu") if loader else load_tokenizer(resolved)
-        return _LOADED[key]
+        if resolved.location not in _TOKENIZERS:
+            _TOKENIZERS[resolved.location] = load_tokenizer(resolved)
+        return _TOKENIZERS[resolved.location]
 
 
 def query_encoder(encoding: QueryEncoding, verify: bool = True) -> QueryEncoder:

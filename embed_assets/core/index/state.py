@@ -16,6 +16,13 @@ class EncoderModel(BaseModel):
     name: str = Field(description="The model reference the collection was encoded with.")
     weight: float = 1.0
     weights_sha256: str = ""
+    backend: str | None = Field(default=None, description="The encoder backend that ran (torch, onnx, onnx-int8); "
+                                                          "queries are encoded on it. None: torch.")
+
+
+def _backend(entry: dict[str, Any]) -> str | None:
+    """The backend a manifest model entry records as having run (None before backends existed)."""
+    return (entry.get("backend") or {}).get("name")
 
 
 class QueryEncoding(BaseModel):
@@ -30,12 +37,12 @@ class QueryEncoding(BaseModel):
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any]) -> QueryEncoding:
         dense = manifest["stages"]["dense"]
-        models = [EncoderModel(name=m["name"], weight=m.get("weight", 1.0), weights_sha256=m.get("weights_sha256", ""))
-                  for m in dense["models"]]
+        models = [EncoderModel(name=m["name"], weight=m.get("weight", 1.0), weights_sha256=m.get("weights_sha256", ""),
+                               backend=_backend(m)) for m in dense["models"]]
         sparse_stage = manifest["stages"].get("sparse") or {}
         sparse = sparse_stage.get("model")
-        sparse_model = (EncoderModel(name=sparse["name"], weights_sha256=sparse.get("weights_sha256", ""))
-                        if sparse else None)
+        sparse_model = (EncoderModel(name=sparse["name"], weights_sha256=sparse.get("weights_sha256", ""),
+                                     backend=_backend(sparse)) if sparse else None)
         tokenizer = None
         if sparse_stage:
             tokenizer = sparse_model.name if sparse_model else models[0].name

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from ..encode.backends.spec import BackendInfo, ProbeAgreement
 from ..storage.exports import ExportEntry
 
 SCHEMA_VERSION_DENSE = "4.0"
@@ -79,13 +80,19 @@ class ModelEntry(BaseModel):
     dim: int
     max_seq_length: int
     weight: float = 1.0
+    backend: BackendInfo | None = Field(default=None, description=(
+        "The encoder backend that produced the vectors: torch, onnx (fp32) or onnx-int8, its runtime and "
+        "quantization (absent in manifests written before backends existed: torch)."))
+    probe: ProbeAgreement | None = Field(default=None, description=(
+        "The backend's probe-set vectors against the fp32 torch reference (absent for torch, the reference)."))
 
     @classmethod
     def of(cls, key: str, identity: Any, weight: float = 1.0) -> ModelEntry:
         """From a loaded model's identity (``embed_assets.core.models.ModelIdentity``)."""
         return cls(key=key, name=identity.name, source=identity.source, revision=identity.revision,
                    weights_sha256=identity.weights_sha256, dim=identity.dim,
-                   max_seq_length=identity.max_seq_length, weight=weight)
+                   max_seq_length=identity.max_seq_length, weight=weight,
+                   backend=getattr(identity, "backend", None), probe=getattr(identity, "probe", None))
 
 
 class BatchEventCounts(BaseModel):

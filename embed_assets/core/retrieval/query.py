@@ -13,6 +13,19 @@ from ..encode.vectors import DEFAULT_VOCAB_SIZE
 from .index import csr_rows
 
 
+def recorded_backends(manifest: dict[str, Any]) -> tuple[list[str | None], str | None]:
+    """The encoder backends a collection's manifest says its vectors came from: one per dense
+    model, and the SPLADE model's (None where it predates backends: torch). Queries encoded
+    on the same backends land in the same space as the collection's vectors."""
+    stages = manifest.get("stages", {})
+
+    def name(entry: dict[str, Any] | None) -> str | None:
+        return ((entry or {}).get("backend") or {}).get("name") or ("torch" if entry else None)
+
+    sparse = stages.get("sparse") or {}
+    return [name(m) for m in stages.get("dense", {}).get("models", [])], name(sparse.get("model"))
+
+
 class QueryEncoder:
     """Encodes queries the way the collection was encoded: the same dense ensemble
     (models, weights, aggregation), SPLADE's query encoding, and lexical term sets."""

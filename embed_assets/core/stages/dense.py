@@ -23,7 +23,7 @@ from ..encode.shards import ShardSpec, shard_rows
 from ..manifest.envelopes import DenseEnvelope, DenseShardEnvelope, lineage_of, read_envelope
 from ..manifest.models import BatchEventCounts, DenseStage, ModelEntry
 from ..storage.arrow import fixed_size_vectors, vectors_from_column, with_stage_metadata
-from .shards import merged_latency_ms, ordered_shards, sum_event_counts
+from .shards import merged_latency_ms, ordered_shards, same_encoders, sum_event_counts
 
 
 class DenseSettings(BaseModel):
@@ -102,12 +102,15 @@ def merge_dense_shards(chunks: pa.Table, shard_tables: Sequence[pa.Table], cache
     parts = [(read_envelope(t.schema, DenseShardEnvelope), t) for t in shard_tables]
     ordered = ordered_shards(parts, lineage, [hashes[i] for i in firsts], "dense_embeddings")
     envelopes = [e for e, _ in ordered]
+    same_encoders("dense_embeddings", [(e.shard.index, tuple((m.weights_sha256, m.backend.cache_tag if m.backend else "")
+                                                             for m in e.stage.models)) for e in envelopes])
     models = envelopes[0].stage.models
     unique = pa.concat_tables([t.select([f"dense__{m.key}" for m in models]) for _, t in ordered])
     per_model = {m.key: vectors_from_column(unique.column(f"dense__{m.key}")) for m in models}
     if cache_dir is not None:
         for m in models:
-            DenseCache(cache_dir, m.weights_sha256, m.dim).save([hashes[i] for i in firsts], per_model[m.key])
+            tag = m.backend.cache_tag if m.backend else ""
+            DenseCache(cache_dir, m.weights_sha256, m.dim, tag).save([hashes[i] for i in firsts], per_model[m.key])
     ensemble = _ensemble(per_model, models, envelopes[0].stage.aggregation, len(firsts))
     table = dense_table(chunks, ensemble[inverse], {k: v[inverse] for k, v in per_model.items()})
     stage = merged_dense_section(envelopes, chunks.num_rows, len(firsts),

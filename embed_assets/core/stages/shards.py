@@ -43,6 +43,15 @@ def ordered_shards(parts: Sequence[tuple[E, pa.Table]], lineage: ChunksLineage, 
     return ordered
 
 
+def same_encoders(stage: str, tags: Sequence[tuple[int, object]]) -> None:
+    """Every shard's vectors came from the same encoders (model weights and backend, as the
+    embedding cache keys them): a worker whose int8 kernels missed the probe tolerance falls
+    back to fp32, and its shard's vectors would not share the others' space."""
+    if len({tag for _, tag in tags}) > 1:
+        raise ShardCoverageError(f"{stage}: shards were encoded on different encoder backends "
+                                 f"({', '.join(f'shard {i}: {t}' for i, t in tags)}); re-materialize {stage}")
+
+
 def merged_latency_ms(shard_latencies_ms: Sequence[float], merge_started: float) -> float:
     """A sharded stage's latency: its slowest shard (they run side by side) plus the merge."""
     return max(shard_latencies_ms, default=0.0) + (time.perf_counter() - merge_started) * 1000.0

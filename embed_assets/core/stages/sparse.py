@@ -25,7 +25,7 @@ from ..devices.vram import sparse_stage_bytes
 from ..encode.cache import SparseCache, unique_first
 from ..encode.lexical import LexicalWeighter
 from ..encode.longest_first import BatchStats
-from ..encode.models import SparseModelChoice
+from ..encode.models import ModelIdentity, SparseModelChoice
 from ..encode.shards import ShardSpec, shard_rows
 from ..encode.sparse import SparseInferenceResult, SparseVectorEncoder
 from ..encode.sparse_collection import encode_collection
@@ -34,7 +34,7 @@ from ..ingest.records import table_to_chunks
 from ..manifest.envelopes import ChunksLineage, SparseEnvelope, SparseShardEnvelope, lineage_of, read_envelope
 from ..manifest.models import ModelEntry, ToggleDecision
 from ..storage.arrow import with_stage_metadata
-from .shards import merged_latency_ms, ordered_shards
+from .shards import merged_latency_ms, ordered_shards, same_encoders
 from .sparse_sections import SPARSE_SCHEMA, lexical_output, probe_vector, sparse_sections, sparse_table
 
 
@@ -83,7 +83,7 @@ class SparseShardRun:
             unavailable_reason=choice.unavailable_reason,
             make_batcher=lease.batcher_factory(settings.batch_size, token_budget=settings.token_budget),
             before_batch=lease.before_batch, on_event=self.on_event)
-        cache = (SparseCache(settings.cache_dir, choice.identity.weights_sha256)
+        cache = (SparseCache(settings.cache_dir, choice.identity.weights_sha256, choice.identity.cache_tag)
                  if choice.identity and settings.cache_dir else None)
         vectors, result = encode_collection(encoder, self.records, cache, self.stats, write_cache=False)
         envelope = SparseShardEnvelope(lineage=lineage_of(self.chunks), shard=self.shard,
@@ -106,13 +106,18 @@ def merged_result(results: Sequence[SparseInferenceResult], sources: list[str], 
         **BatchStats.merge([r.stats for r in results]).model_dump())
 
 
+def _encoder_tag(identity: ModelIdentity | None) -> str:
+    return f"{identity.weights_sha256[:16]} {identity.cache_tag or 'torch'}" if identity else "no model"
+
+
 def _write_cache(cache_dir: Path | None, result: SparseInferenceResult, hashes: list[str], unique: pa.Table) -> None:
     """Each model's cache file holds exactly the current chunks' model vectors (never the
     metadata-derived ones: they depend on the whole collection)."""
     if cache_dir is None or result.model_identity is None:
         return
     keep = pc.not_equal(unique.column("sparse_source"), "metadata")
-    SparseCache(cache_dir, result.model_identity.weights_sha256).save_table(
+    identity = result.model_identity
+    SparseCache(cache_dir, identity.weights_sha256, identity.cache_tag).save_table(
         pa.table({"content_hash": pa.array(hashes, type=pa.string())}).filter(keep), unique.filter(keep))
 
 
@@ -127,6 +132,7 @@ def merge_sparse_shards(chunks: pa.Table, shard_tables: Sequence[pa.Table], choi
     unique_hashes = [hashes[i] for i in firsts]
     parts = [(read_envelope(t.schema, SparseShardEnvelope), t) for t in shard_tables]
     ordered = ordered_shards(parts, lineage, unique_hashes, "sparse_vectors")
+    same_encoders("sparse_vectors", [(e.shard.index, _encoder_tag(e.result.model_identity)) for e, _ in ordered])
     unique = pa.concat_tables([t.select(SPARSE_VECTOR_SCHEMA.names) for _, t in ordered]).cast(SPARSE_VECTOR_SCHEMA)
     vectors = unique.take(pa.array(inverse, type=pa.int64()))
     result = merged_result([e.result for e, _ in ordered], vectors.column("sparse_source").to_pylist(),

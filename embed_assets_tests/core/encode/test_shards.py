@@ -35,3 +35,11 @@ def test_a_merge_refuses_missing_overlapping_or_stale_shards() -> None:
         shard_rows(list("abcdefg"), shards[0])
     with pytest.raises(ValueError, match="does not fit"):
         ShardSpec(index=3, count=3, start=0, stop=1, unique_total=1)
+
+
+def test_shards_from_different_encoder_backends_are_not_merged() -> None:
+    from embed_assets.core.stages.shards import same_encoders
+
+    same_encoders("dense_embeddings", [(0, ("w", "onnx-int8-abc")), (1, ("w", "onnx-int8-abc"))])
+    with pytest.raises(ShardCoverageError, match="different encoder backends.*shard 1: .*onnx-def"):
+        same_encoders("dense_embeddings", [(0, ("w", "onnx-int8-abc")), (1, ("w", "onnx-def"))])

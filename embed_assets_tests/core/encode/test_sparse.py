@@ -28,7 +28,7 @@ def _chunks() -> list[ChunkRecord]:
 
 @pytest.fixture(scope="module")
 def splade():
-    model, identity = ModelManagerResource().load_sparse()
+    model, identity = ModelManagerResource(encoder_backend="torch").load_sparse()  # our torch pooling
     return model, identity
 
 
