@@ -32,8 +32,11 @@ def remote_job_origin(job_name: str) -> RemoteJobOrigin:
 def execute_like_the_ui(instance: dg.DagsterInstance, job: dg.JobDefinition, partition: str, *,
                         tags: dict[str, str], run_config: dict[str, Any], assets: Iterable[str] | None = None,
                         on_event: Callable[[dg.DagsterEvent], None] | None = None,
+                        before_start: Callable[[dg.DagsterRun], None] | None = None,
                         ) -> tuple[dg.DagsterRun, list[dg.DagsterEvent]]:
-    """Create the run with its origin and execute it here; the final run record and its events."""
+    """Create the run with its origin and execute it here; the final run record and its events.
+    ``before_start`` sees the created run before it starts (the run exists, so other processes
+    see its claim); when it raises, the run is deleted, never started."""
     selection = frozenset(dg.AssetKey(a) for a in assets) if assets else None
     job = job.get_subset(asset_selection=selection) if selection else job
     recon = ReconstructableRepository.for_module(MODULE, ATTRIBUTE, working_directory=str(get_settings().project_home))
@@ -42,6 +45,12 @@ def execute_like_the_ui(instance: dg.DagsterInstance, job: dg.JobDefinition, par
         tags={**job.get_tags_for_partition_key(partition, selected_asset_keys=selection), **tags},
         remote_job_origin=remote_job_origin(job.name), asset_selection=selection,
         job_code_origin=recon.get_reconstructable_job(job.name).get_python_origin())
+    if before_start is not None:
+        try:
+            before_start(run)
+        except BaseException:
+            instance.delete_run(run.run_id)
+            raise
     events = []
     for event in execute_run_iterator(InMemoryJob(job), run, instance):
         events.append(event)

@@ -35,10 +35,12 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def mark_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Runs still STARTED whose in-process owner on this host is gone (killed): report them
-    failed, so they do not stay 'started' forever. Returns their ids."""
+    """Runs still created or STARTED whose in-process owner on this host is gone (killed):
+    report them failed, so they neither stay 'started' nor hold their collection's claim
+    forever. Returns their ids."""
     dead = []
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+    statuses = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTED]
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=statuses)):
         owner = ProcessRef.from_token(run.tags.get(OWNER_TAG, ""))
         if owner is not None and owner.alive() is False:
             instance.report_run_failed(run, f"the process running it (pid {owner.pid}) is gone")
@@ -46,14 +48,29 @@ def mark_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     return dead
 
 
+def _others(instance: dg.DagsterInstance, collection: str, mine: dg.DagsterRun | None) -> list[dg.DagsterRun]:
+    """Runs of ``collection`` that go before ``mine``: every starting or started one, and the
+    command line's runs created before it that have not started yet (their claim is older)."""
+    statuses = [*ACTIVE, dg.DagsterRunStatus.NOT_STARTED] if mine is not None else ACTIVE
+    records = instance.get_run_records(filters=dg.RunsFilter(tags={PARTITION_TAG: collection}, statuses=statuses))
+    own = next((r.storage_id for r in records if mine is not None and r.dagster_run.run_id == mine.run_id), None)
+    return [r.dagster_run for r in records
+            if mine is None or r.dagster_run.run_id != mine.run_id and (
+                r.dagster_run.status in ACTIVE
+                or OWNER_TAG in r.dagster_run.tags and own is not None and r.storage_id < own)]
+
+
 def wait_for_other_runs(instance: dg.DagsterInstance, collection: str, timeout_s: float | None = None,
-                        on_wait: Any = None, poll_s: float = 1.0) -> None:
+                        on_wait: Any = None, poll_s: float = 1.0, mine: dg.DagsterRun | None = None) -> None:
     """Wait while another run of ``collection`` is going on this instance: on a shared
-    (PostgreSQL) instance that includes runs of other hosts and runs the daemon launched."""
+    (PostgreSQL) instance that includes runs of other hosts and runs the daemon launched.
+    With ``mine`` (this process's run, created and not started), runs of other command lines
+    created earlier go first too: two hosts that check at the same moment both see both
+    claims, and the older one runs first."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     told = False
     while True:
-        active = instance.get_runs(filters=dg.RunsFilter(tags={PARTITION_TAG: collection}, statuses=ACTIVE))
+        active = _others(instance, collection, mine)
         if not active:
             return
         if on_wait is not None and not told:
@@ -103,9 +120,10 @@ class DagsterRunner:
         self.register([collection])
         mark_dead_runs(self.instance)
         with collection_lock(self.lock_dir, collection, self.lock_timeout_s, self.on_wait):
-            wait_for_other_runs(self.instance, collection, self.lock_timeout_s, self.on_wait)
             started = time.perf_counter()
             run, events = execute_like_the_ui(
                 self.instance, self.job, collection, tags={**(tags or {}), OWNER_TAG: ProcessRef.current().token()},
-                run_config=_merge(self.base_config, run_config or {}), assets=assets)
+                run_config=_merge(self.base_config, run_config or {}), assets=assets,
+                before_start=lambda mine: wait_for_other_runs(self.instance, collection, self.lock_timeout_s,
+                                                              self.on_wait, mine=mine))
         return RunOutcome.of(collection, run, events, time.perf_counter() - started)

@@ -8,7 +8,9 @@ import pytest
 from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 
 from embed_assets.core.settings import get_settings
+from embed_assets.core.storage.locks import CollectionBusy
 from embed_assets.runs.instance import InstanceBoundElsewhere, open_instance
+from embed_assets.runs.runner import OWNER_TAG, PARTITION_TAG, mark_dead_runs, wait_for_other_runs
 
 from ..helpers import materialize_collection
 
@@ -43,3 +45,44 @@ def test_each_data_root_gets_its_own_instance(tmp_path: Path, monkeypatch: pytes
     open_instance(shared, tmp_path / "one")
     open_instance(shared, tmp_path / "two")
     assert not (shared / "embed_assets.json").exists()
+
+
+@dg.op
+def _noop() -> None:
+    pass
+
+
+@dg.job
+def _claims() -> None:
+    _noop()
+
+
+def test_two_command_lines_claiming_one_collection_at_once_take_turns_by_age(instance: dg.DagsterInstance) -> None:
+    # Both runs exist before either checks (two hosts at the same moment): the older goes first,
+    # the younger waits for it, and a run of another collection is no obstacle.
+    def claim(collection: str, owner: str) -> dg.DagsterRun:
+        return instance.create_run_for_job(_claims, tags={PARTITION_TAG: collection, OWNER_TAG: owner})
+
+    older, younger = claim("ops-faq", "h.1.1"), claim("ops-faq", "h.2.2")
+    claim("other", "h.3.3")
+    wait_for_other_runs(instance, "ops-faq", timeout_s=0, mine=older)
+    with pytest.raises(CollectionBusy, match=older.run_id[:8]):
+        wait_for_other_runs(instance, "ops-faq", timeout_s=0, mine=younger)
+    instance.report_run_failed(older, "done")
+    wait_for_other_runs(instance, "ops-faq", timeout_s=0, mine=younger)
+
+
+def test_a_claim_whose_process_died_is_released(instance: dg.DagsterInstance) -> None:
+    import subprocess
+    import sys
+
+    from embed_assets.core.processes import ProcessRef, host_name, process_start
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    dead = ProcessRef(host=host_name(), pid=child.pid, start=process_start(child.pid))
+    child.kill()
+    child.wait()
+    stale = instance.create_run_for_job(_claims, tags={PARTITION_TAG: "ops-faq", OWNER_TAG: dead.token()})
+    mine = instance.create_run_for_job(_claims, tags={PARTITION_TAG: "ops-faq", OWNER_TAG: ProcessRef.current().token()})
+    assert stale.run_id in mark_dead_runs(instance)
+    wait_for_other_runs(instance, "ops-faq", timeout_s=0, mine=mine)
