@@ -26,6 +26,7 @@ from typing import Any
 from embed_assets.core.encode.backends import DEFAULT_BACKEND
 
 from .backends import BENCH_BACKENDS, worker_backends, worker_export
+from .chart import chart_path, write_chart
 from .corpus import change_documents, write_collection
 from .report import HEADER, figures, report
 from .workers import BIG, COLLECTION, WORKERS, spawn
@@ -87,6 +88,8 @@ def run(chunks: int, scale: int, output: Path | None, workdir: Path | None = Non
         print(text)
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
+            write_chart(chart_path(output), results, BENCH_BACKENDS)
+            text += f"\n\n![throughput, ours against the raw calls]({chart_path(output).name})"
             output.write_text(HEADER + text + "\n\n```json\n" + json.dumps(figs, indent=2) + "\n```\n", "utf-8")
         print(json.dumps({k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in figs.items()}))
         return figs
