@@ -22,15 +22,31 @@ METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100")
 LEXICAL_RUN_CONFIG = {"ops": {"sparse_vectors": {"config": {"enable_lexical": True}}}}
 
 
+EPILOG = """examples:
+  embed-collections eval --beir data/eval/python-docstrings
+  embed-collections eval --beir ~/beir/scifact --source exports --folds 0
+  EMBED_ASSETS_ENCODER_BACKEND=torch embed-collections eval --beir ~/beir/scifact --report scifact.md
+
+exit status: 0 evaluated, 1 the materialization failed, 2 bad arguments or a foreign collection.
+"""
+
+
 def add_parser(sub: Any) -> None:
-    ev = sub.add_parser("eval", help="evaluate retrieval on a labelled BEIR folder")
-    ev.add_argument("--beir", type=Path, required=True, help="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv")
-    ev.add_argument("--collection", default=None, help="collection name (default: the folder's name)")
-    ev.add_argument("--data-root", type=Path, default=None)
-    ev.add_argument("--convex-weights", default="dense=0.5,splade=0.25,lexical=0.25",
-                    help="weights of the convex combination, e.g. dense=0.6,lexical=0.4")
+    ev = sub.add_parser("eval", help="evaluate retrieval on a labelled BEIR folder", epilog=EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter, description=(
+                            "Install a BEIR folder as a collection, materialize it with dense, SPLADE and lexical "
+                            "vectors (or reuse the latest materialization when nothing changed), and print nDCG@10, "
+                            "MRR@10, Recall@10 and Recall@100 per retriever and fusion; the last line is JSON."))
+    ev.add_argument("--beir", type=Path, required=True, metavar="DIR",
+                    help="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv")
+    ev.add_argument("--collection", default=None, metavar="NAME",
+                    help="collection name (default: the folder's name); never one that holds other files")
+    ev.add_argument("--data-root", type=Path, default=None, metavar="DIR",
+                    help="default: $EMBED_ASSETS_DATA_ROOT, else the project's data/")
+    ev.add_argument("--convex-weights", default="dense=0.5,splade=0.25,lexical=0.25", metavar="NAME=W,...",
+                    help="weights of the `convex` row (default: %(default)s)")
     ev.add_argument("--folds", type=int, default=5,
-                    help="cross-validate the choice of hybrid over this many folds of queries (0: skip)")
+                    help="cross-validate the choice of hybrid over this many folds of queries (default: 5; 0: skip)")
     ev.add_argument("--report", type=Path, default=None,
                     help="also write the figures as markdown here, with a PNG chart beside it")
     ev.add_argument("--source", choices=("index", "exports"), default="index",

@@ -159,8 +159,8 @@ def _manifest_lines(m: dict[str, Any], export_dir: Path, sparse_flag: bool | Non
     if "sparse_run" in m:
         st = m["stages"]["sparse"]
         line += (f", {st['sparse_model']}{' (' + _backend(st['model']) + ')' if st.get('model') else ''}, "
-                 f"fallback {'USED' if st['fallback_used'] else 'not used'} "
-                 f"{st['source_counts']}")
+                 f"fallback {'USED' if st['fallback_used'] else 'not used'} ("
+                 + ", ".join(f"{source} {n}" for source, n in st["source_counts"].items() if n) + ")")
     lines = [f"   documents  {docs['seen']} seen, {docs['embedded']} embedded, {docs['skipped']} skipped{reasons}",
              f"   chunks     {m['stages']['chunks']['count']}  ({m['stages']['chunks']['tokens_total']} tokens)",
              f"   dense      {models} → {dense['dim']}d on {', '.join(dense['devices'])}"
