@@ -46,12 +46,22 @@ def figures(results: dict[str, Any], workdir: Path) -> dict[str, Any]:
         "rss_10x_ratio": results["scaled"]["rss_mb"] / first["rss_mb"],
         "overhead_fraction": 1.0 - sum(first["stage_s"][k] for k in ("chunks", "dense", "sparse", "fusion"))
         / first["wall_s"],
-        "dense_flops_utilization": (ours_d["flops"] / ours_d["seconds"]) / results["matmul"]["flops_per_s"],
+        "dense_flops_utilization": _fp32_utilization(results),
         "dense_max_abs_diff": dense_diff,
         "sparse_max_abs_diff": sparse_diff,
         "workers_2_vs_1_speedup": results["scaling"]["workers_2_vs_1_speedup"],
         **backend_figures(results),
     }
+
+
+def _fp32_dense(results: dict[str, Any]) -> dict[str, Any]:
+    """The dense run whose arithmetic is fp32 like the matmul peak (int8 work would read as > 100 %)."""
+    return results.get("ours_dense_torch", results["ours_dense"])
+
+
+def _fp32_utilization(results: dict[str, Any]) -> float:
+    dense = _fp32_dense(results)
+    return (dense["flops"] / dense["seconds"]) / results["matmul"]["flops_per_s"]
 
 
 def _ratio(timings: dict[str, dict[str, float]], name: str, clock: str = "cpu_s") -> float:
@@ -112,7 +122,7 @@ def _throughput_table(results: dict[str, Any], n: int) -> list[str]:
 
 def report(results: dict[str, Any], figs: dict[str, Any], docs: int, changed_docs: int, scale: int) -> str:
     first, unchanged = results["first"], results["unchanged"]
-    ours_d, peak = results["ours_dense"], results["matmul"]["flops_per_s"]
+    ours_d, peak = _fp32_dense(results), results["matmul"]["flops_per_s"]
     achieved = ours_d["flops"] / ours_d["seconds"]
     wall_unchanged = unchanged["stage_s"]["dense"] + unchanged["stage_s"]["sparse"]
     wall_first = first["stage_s"]["dense"] + first["stage_s"]["sparse"]
@@ -124,7 +134,7 @@ def report(results: dict[str, Any], figs: dict[str, Any], docs: int, changed_doc
         "",
         *_throughput_table(results, figs["chunks"]),
         "",
-        f"- Dense model compute: {achieved / 1e9:.1f} GFLOP/s achieved vs {peak / 1e9:.1f} GFLOP/s torch matmul "
+        f"- Dense model compute (torch backend, fp32): {achieved / 1e9:.1f} GFLOP/s achieved vs {peak / 1e9:.1f} GFLOP/s torch matmul "
         f"peak on this machine: {figs['dense_flops_utilization']:.0%} utilization.",
         f"- Vectors of the default backend ({DEFAULT_BACKEND}) against the raw calls: dense max |Δ| "
         f"{figs['dense_max_abs_diff']:.2e}; sparse max |Δ| {figs['sparse_max_abs_diff']:.2e} (first 200 chunks). "
