@@ -17,7 +17,9 @@ from ..helpers import REPO
 pytestmark = pytest.mark.slow
 GPU_STEPS = {"dense_embeddings.dense_shard[shard_0]", "sparse_vectors.sparse_shard[shard_0]"}
 CHILD = """
+import faulthandler
 import sys
+faulthandler.dump_traceback_later(150, exit=True)  # a hung child shows where it hangs, then ends
 import dagster as dg
 from pathlib import Path
 from embed_assets.runs.runner import DagsterRunner
