@@ -19,7 +19,7 @@ GPU_STEPS = {"dense_embeddings.dense_shard[shard_0]", "sparse_vectors.sparse_sha
 CHILD = """
 import faulthandler
 import sys
-faulthandler.dump_traceback_later(150, exit=True)  # a hung child shows where it hangs, then ends
+faulthandler.dump_traceback_later(400, exit=True)  # a hung child shows where it hangs, then ends
 import dagster as dg
 from pathlib import Path
 from embed_assets.runs.runner import DagsterRunner
