@@ -11,11 +11,10 @@ go of the old one, so a reader never sees a half-updated index.
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from pathlib import Path
 
+from ..storage.debris import owned_name
 from .edge import EdgeStore
 from .locks import FileLock, LockBusy
 from .state import IndexState
@@ -94,7 +93,7 @@ class EdgeReader:
 
     def _open_copy(self, name: str, state: IndexState | None) -> _Opened | None:
         self.layout.readers.mkdir(parents=True, exist_ok=True)
-        private = self.layout.readers / f"{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}"
+        private = self.layout.readers / owned_name(f"{name}.tmp-")  # says whose copy it is
         try:
             copy_version(self.layout, name, private, GUARD_TIMEOUT_S)
         except IndexNotFound:

@@ -28,6 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..storage.debris import is_debris
 from ..storage.files import atomic_path, fsync_dir
 from .locks import FileLock, LockBusy
 from .state import IndexState
@@ -129,16 +130,6 @@ def copy_version(layout: EdgeLayout, name: str, dst: Path, timeout_s: float) -> 
         copy_folder(layout.folder(name), dst)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def collect_garbage(layout: EdgeLayout, keep: int = 2) -> list[str]:
     """Remove versions beyond the served one and the newest standby that nobody holds,
     leftovers of failed runs, and private copies of readers that died. Call it only while
@@ -163,7 +154,6 @@ def collect_garbage(layout: EdgeLayout, keep: int = 2) -> list[str]:
             shutil.rmtree(leftover, ignore_errors=True)
     if layout.readers.is_dir():
         for copy in layout.readers.iterdir():
-            pid = copy.name.split("-", 1)[0]
-            if pid.isdigit() and not _pid_alive(int(pid)):
+            if is_debris(copy):  # its reader is gone (pid and start time), or it is nameless and old
                 shutil.rmtree(copy, ignore_errors=True)
     return removed
