@@ -94,9 +94,11 @@ def cross_validation_section(cv: CrossValidation) -> str:
 
 
 def default_section(results: dict[str, dict[str, float]], cv: CrossValidation | None) -> str:
-    from embed_assets.core.retrieval.evaluation import DEFAULT_FUSION, DEFAULT_HYBRID, FUSIONS
+    from embed_assets.core.retrieval.evaluation import DEFAULT_FUSION, DEFAULT_HYBRID
+    from embed_assets.core.retrieval.index import RETRIEVERS
 
-    singles = {k: v["ndcg@10"] for k, v in results.items() if k not in FUSIONS}
+    # The single retrievers by name: every other row (ours or the engine's) fuses several.
+    singles = {k: results[k]["ndcg@10"] for k in RETRIEVERS if k in results}
     best_single = max(singles, key=lambda k: singles[k])
     text = (f"## The fusion default\n\nThe product's default hybrid (`search --mode hybrid`, the quality gate's "
             f"`hybrid` mode) is **{DEFAULT_HYBRID}**: {DEFAULT_FUSION.describe()}. Best single retriever: "
